@@ -1,0 +1,1 @@
+"""SQL adapter: engines for SQLite (embedded), PostgreSQL and SQL Server through SQLAlchemy."""

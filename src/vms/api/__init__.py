@@ -1,0 +1,1 @@
+"""The api role: the gateway every client talks to."""

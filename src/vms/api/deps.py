@@ -1,0 +1,178 @@
+"""Dependency aliases for routes: who is calling, their unit of work, permission checks.
+
+async def list_users(uow: UoW, user: CurrentUser, page: Paging) -> UserPage: ...
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from vms.auth.permissions import Permission
+from vms.auth.principal import Principal
+from vms.auth.service import Client, is_session_revoked
+from vms.bootstrap import Container
+from vms.kernel.errors import Forbidden, RateLimited, Unauthenticated
+from vms.kernel.paging import PageParams
+from vms.kernel.tenancy import TenantScope
+from vms.tenants import service as tenants
+from vms.uow import Actor, UnitOfWork
+
+bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/mfa or /auth/refresh.")
+TENANT_ACCESS_TTL_S = 30  # how long a changed IP allowlist or suspension may take to apply
+
+
+def get_container(request: Request) -> Container:
+    """The process's container, set on the app at start-up."""
+    container: Container = request.app.state.container
+    return container
+
+
+AppContainer = Annotated[Container, Depends(get_container)]
+
+
+def client_ip(request: Request, container: Container) -> str | None:
+    """The caller's IP; X-Forwarded-For is believed only from configured proxies."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    proxies = container.settings.api.trusted_proxies
+    if peer and forwarded and proxies:
+        try:
+            address = ipaddress.ip_address(peer)
+            if any(address in ipaddress.ip_network(p, strict=False) for p in proxies):
+                return forwarded.split(",")[0].strip()
+        except ValueError:
+            pass
+    return peer
+
+
+def get_client(request: Request, container: AppContainer) -> Client:
+    """Where the request comes from."""
+    return Client(ip=client_ip(request, container), user_agent=request.headers.get("user-agent"))
+
+
+CurrentClient = Annotated[Client, Depends(get_client)]
+
+
+async def get_principal(
+    request: Request,
+    container: AppContainer,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """Verify the bearer token, session, rate limits and IP allowlist; bind ids to the log context."""
+    if credentials is None:
+        raise Unauthenticated("Send 'Authorization: Bearer <access token>'; sign in at /api/v1/auth/login.")
+    claims = container.identity.signer.verify_access(credentials.credentials)
+    if await is_session_revoked(container.cache, claims.session_id):
+        raise Unauthenticated("This session has been signed out; sign in again.")
+    principal = Principal(
+        user_id=claims.user_id,
+        email=claims.email,
+        role=claims.role,
+        tenant_id=claims.tenant_id,  # type: ignore[arg-type]
+        session_id=claims.session_id,
+    )
+    structlog.contextvars.bind_contextvars(
+        user_id=str(principal.user_id), tenant_id=str(principal.tenant_id or "")
+    )
+    limits = container.settings.rate_limits
+    await _limit(container, f"user:{principal.user_id}", limits.per_user_per_minute)
+    if principal.tenant_id is not None:
+        await _limit(container, f"tenant:{principal.tenant_id}", limits.per_tenant_per_minute)
+        await _ensure_tenant_access(container, principal, client_ip(request, container))
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency that passes only callers whose role allows `permission`."""
+
+    def check(user: CurrentUser) -> Principal:
+        user.require(permission)
+        return user
+
+    return check
+
+
+async def get_uow(request: Request, container: AppContainer, user: CurrentUser) -> AsyncIterator[UnitOfWork]:
+    """The caller's unit of work, confined to their tenant; committed when the route returns."""
+    scope = TenantScope.of(user.tenant_id) if user.tenant_id else TenantScope.platform()
+    actor = Actor(
+        user_id=user.user_id,
+        email=user.email,
+        request_id=request.state.request_id,
+        ip=client_ip(request, container),
+    )
+    async for uow in _unit_of_work(container, scope, actor):
+        yield uow
+
+
+async def get_public_uow(request: Request, container: AppContainer) -> AsyncIterator[UnitOfWork]:
+    """A platform-scoped unit of work for sign-in flows, before anyone is known."""
+    actor = Actor(request_id=request.state.request_id, ip=client_ip(request, container))
+    async for uow in _unit_of_work(container, TenantScope.platform(), actor):
+        yield uow
+
+
+async def _unit_of_work(container: Container, scope: TenantScope, actor: Actor) -> AsyncIterator[UnitOfWork]:
+    async with container.unit_of_work(scope, actor) as uow:
+        try:
+            yield uow
+            await uow.commit()
+        except BaseException:
+            await uow.rollback()
+            raise
+
+
+# scope="function": commit right after the route returns, before the response is sent, so a
+# failed commit is reported to the client instead of being lost behind a 2xx.
+UoW = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
+PublicUoW = Annotated[UnitOfWork, Depends(get_public_uow, scope="function")]
+
+
+def get_paging(
+    limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")] = 0,
+) -> PageParams:
+    """Pagination query parameters."""
+    return PageParams(limit=limit, offset=offset)
+
+
+Paging = Annotated[PageParams, Depends(get_paging)]
+
+
+async def _limit(container: Container, key: str, limit: int) -> None:
+    if limit <= 0:
+        return
+    decision = await container.rate_limiter.hit(key, limit=limit, window_s=60)
+    if not decision.allowed:
+        raise RateLimited(
+            f"Rate limit of {limit} requests per minute reached; retry in {int(decision.reset_after_s) + 1} s.",
+            retry_after=int(decision.reset_after_s) + 1,
+        )
+
+
+async def _ensure_tenant_access(container: Container, principal: Principal, ip: str | None) -> None:
+    """Suspended customers and addresses outside the customer's allowlist are refused on every request.
+
+    The tenant's access rules are cached briefly so this costs one cache read, not a query.
+    """
+    key = tenants.access_cache_key(principal.tenant)
+    cached = await container.cache.get(key)
+    if cached is None:
+        async with container.unit_of_work(TenantScope.platform(), Actor.system()) as uow:
+            cached = json.dumps(await tenants.tenant_access(uow=uow, tenant_id=principal.tenant)).encode()
+        await container.cache.set(key, cached, ttl_s=TENANT_ACCESS_TTL_S)
+    access = json.loads(cached)
+    if access["status"] != "active":
+        raise Forbidden("This customer account is suspended or closed; contact your provider.")
+    if ip and not tenants.ip_allowed(ip, access["ip_allowlist"]):
+        raise Forbidden(f"Access from {ip} is not allowed for this customer (IP allowlist).")

@@ -1,0 +1,14 @@
+"""Every router of the versioned API, in one list."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from vms.audit.api import router as audit
+from vms.auth.api import customer_users
+from vms.auth.api import router as auth
+from vms.auth.api import users_router as users
+from vms.tenants.api import own as account
+from vms.tenants.api import router as customers
+
+V1_ROUTERS: list[APIRouter] = [auth, users, customers, customer_users, account, audit]

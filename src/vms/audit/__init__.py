@@ -1,0 +1,1 @@
+"""Audit: the immutable record of every change (who, when, what, old and new value)."""

@@ -1,0 +1,1 @@
+"""Identity: users, roles and permissions, passwords, MFA, tokens and sessions."""

@@ -1,0 +1,127 @@
+"""User management by a customer's Admin (and provider staff for a customer's first Admin)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import or_, select
+
+from vms.auth.models import User
+from vms.auth.permissions import CUSTOMER_ROLES, Role
+from vms.auth.principal import Principal
+from vms.auth.schemas import UserCreate, UserRead, UserUpdate
+from vms.auth.service import IdentityKit, revoke_all_sessions
+from vms.kernel.clock import as_utc
+from vms.kernel.errors import Conflict, Forbidden
+from vms.uow import UnitOfWork
+
+
+async def create_user(
+    *, uow: UnitOfWork, kit: IdentityKit, tenant_id: uuid.UUID | None, data: UserCreate
+) -> UserRead:
+    """Create a user; customer users get customer roles only, provider staff have no tenant."""
+    if tenant_id is not None and data.role not in CUSTOMER_ROLES:
+        raise Forbidden("Customer users can be Admin, Supervisor or Viewer.")
+    if tenant_id is None and data.role is not Role.PROVIDER_ADMIN:
+        raise Forbidden("Users without a customer must be provider staff.")
+    email = str(data.email).lower()
+    if (await uow.session.execute(select(User.id).where(User.email == email))).first():
+        raise Conflict(f"A user with email {email} already exists.")
+    kit.passwords.check_policy(data.password, email=email)
+    user = User(
+        tenant_id=tenant_id,
+        email=email,
+        full_name=data.full_name,
+        role=data.role.value,
+        password_hash=kit.passwords.hash(data.password),
+    )
+    uow.add(user)
+    await uow.flush()
+    read = user_read(user)
+    uow.audit("create", "user", user.id, new=read, tenant_id=tenant_id)
+    return read
+
+
+async def list_users(
+    *, uow: UnitOfWork, query: str | None, role: Role | None, limit: int, offset: int
+) -> tuple[list[UserRead], int]:
+    """Users of the unit of work's tenant, filtered by text and role, by email."""
+    stmt = select(User).order_by(User.email)
+    if uow.tenant_id is not None:
+        stmt = stmt.where(User.tenant_id == uow.tenant_id)
+    if query:
+        like = f"%{query.lower()}%"
+        stmt = stmt.where(or_(User.email.ilike(like), User.full_name.ilike(like)))
+    if role:
+        stmt = stmt.where(User.role == role.value)
+    users, total = await uow.page(stmt, limit=limit, offset=offset)
+    return [user_read(u) for u in users], total
+
+
+async def get_user(*, uow: UnitOfWork, user_id: uuid.UUID) -> UserRead:
+    """One user of the tenant."""
+    return user_read(await uow.get(User, user_id, what="User"))
+
+
+async def update_user(
+    *, uow: UnitOfWork, kit: IdentityKit, actor: Principal, user_id: uuid.UUID, data: UserUpdate
+) -> UserRead:
+    """Change a user's name, role or active flag; disabling signs them out everywhere."""
+    user = await uow.get(User, user_id, what="User")
+    before = user_read(user)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if user.id == actor.user_id and ({"role", "is_active"} & changes.keys()):
+        raise Conflict("You cannot change your own role or disable yourself; ask another Admin.")
+    if "role" in changes and Role(changes["role"]) not in CUSTOMER_ROLES:
+        raise Forbidden("Customer users can be Admin, Supervisor or Viewer.")
+    for key, value in changes.items():
+        setattr(user, key, value.value if isinstance(value, Role) else value)
+    if changes.get("is_active") is False:
+        await revoke_all_sessions(uow=uow, kit=kit, user_id=user.id, reason="user_disabled")
+    after = user_read(user)
+    uow.audit("update", "user", user.id, old=before, new=after)
+    return after
+
+
+async def delete_user(*, uow: UnitOfWork, kit: IdentityKit, actor: Principal, user_id: uuid.UUID) -> None:
+    """Remove a user and sign them out."""
+    user = await uow.get(User, user_id, what="User")
+    if user.id == actor.user_id:
+        raise Conflict("You cannot delete yourself; ask another Admin.")
+    before = user_read(user)
+    await revoke_all_sessions(uow=uow, kit=kit, user_id=user.id, reason="user_deleted")
+    await uow.delete(user)
+    uow.audit("delete", "user", user.id, old=before)
+
+
+async def reset_mfa(*, uow: UnitOfWork, kit: IdentityKit, user_id: uuid.UUID) -> UserRead:
+    """Forget a user's authenticator (lost phone): they enrol again at next sign-in."""
+    user = await uow.get(User, user_id, what="User")
+    user.totp_secret, user.mfa_enrolled_at, user.recovery_code_hashes, user.totp_last_step = None, None, [], 0
+    await revoke_all_sessions(uow=uow, kit=kit, user_id=user.id, reason="mfa_reset")
+    uow.audit("reset_mfa", "user", user.id)
+    return user_read(user)
+
+
+async def unlock(*, uow: UnitOfWork, user_id: uuid.UUID) -> UserRead:
+    """Lift a sign-in lockout early."""
+    user = await uow.get(User, user_id, what="User")
+    user.locked_until, user.failed_sign_ins, user.lock_count = None, 0, 0
+    uow.audit("unlock", "user", user.id)
+    return user_read(user)
+
+
+def user_read(user: User) -> UserRead:
+    """The API view of a user."""
+    return UserRead(
+        id=user.id,
+        tenant_id=user.tenant_id,
+        email=user.email,
+        full_name=user.full_name,
+        role=Role(user.role),
+        is_active=user.is_active,
+        mfa_enrolled=user.mfa_enrolled_at is not None,
+        locked_until=as_utc(user.locked_until) if user.locked_until else None,
+        last_sign_in_at=as_utc(user.last_sign_in_at) if user.last_sign_in_at else None,
+        created_at=as_utc(user.created_at),
+    )

@@ -1,0 +1,94 @@
+"""Composition root: turns Settings into a Container of adapters. The only module that names
+concrete adapters; everything else depends on ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from vms.adapters.audit.sql import SqlAuditStore
+from vms.adapters.cache.memory import MemoryCache, MemoryRateLimiter
+from vms.adapters.cache.redis import RedisCache, RedisRateLimiter
+from vms.adapters.sql.engine import make_engine, make_sessionmaker, open_session
+from vms.auth.passwords import Passwords
+from vms.auth.service import IdentityKit
+from vms.auth.tokens import TokenSigner
+from vms.kernel.crypto import SecretBox
+from vms.kernel.tenancy import TenantScope
+from vms.ports import AuditStore, Cache, RateLimiter
+from vms.settings import Settings
+from vms.uow import Actor, UnitOfWork
+
+
+@dataclass
+class Container:
+    """Every long-lived dependency of a process, built once from settings."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    cache: Cache
+    rate_limiter: RateLimiter
+    audit_store: AuditStore
+    identity: IdentityKit
+
+    @asynccontextmanager
+    async def unit_of_work(self, scope: TenantScope, actor: Actor) -> AsyncIterator[UnitOfWork]:
+        """A unit of work for background tasks and the CLI; the caller commits."""
+        session = open_session(self.sessions, scope)
+        try:
+            yield UnitOfWork(session=session, scope=scope, actor=actor, audit_store=self.audit_store)
+        finally:
+            await session.close()
+
+    async def close(self) -> None:
+        """Release connections."""
+        await self.cache.close()
+        await self.engine.dispose()
+
+
+def build_container(settings: Settings) -> Container:
+    """Pick and build the adapters the settings ask for."""
+    engine = make_engine(
+        settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
+    )
+    sessions = make_sessionmaker(engine)
+    cache: Cache
+    limiter: RateLimiter
+    if settings.cache.kind == "redis":
+        redis_cache = RedisCache.from_url(settings.cache.redis_url)
+        cache, limiter = redis_cache, RedisRateLimiter(redis_cache.client)
+    else:
+        cache, limiter = MemoryCache(), MemoryRateLimiter()
+    sec = settings.security
+    identity = IdentityKit(
+        passwords=Passwords(
+            min_length=sec.password_min_length,
+            time_cost=sec.argon2_time_cost,
+            memory_kib=sec.argon2_memory_kib,
+        ),
+        signer=TokenSigner(
+            secret=sec.jwt_secret,
+            access_ttl_s=sec.access_token_ttl_s,
+            challenge_ttl_s=sec.mfa_challenge_ttl_s,
+        ),
+        secrets=SecretBox(sec.encryption_key),
+        cache=cache,
+        mfa_issuer=sec.mfa_issuer,
+        refresh_ttl_s=sec.refresh_token_ttl_s,
+        lockout_threshold=sec.lockout_threshold,
+        lockout_base_s=sec.lockout_base_s,
+        lockout_max_s=sec.lockout_max_s,
+    )
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        cache=cache,
+        rate_limiter=limiter,
+        audit_store=SqlAuditStore(sessions),
+        identity=identity,
+    )

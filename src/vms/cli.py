@@ -1,0 +1,111 @@
+"""`vms …` command line: serve, role, migrate, admin."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from vms import logs, migrations
+from vms.settings import Settings
+
+app = typer.Typer(
+    help="VMS Platform: video management with AI analytics.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+role_app = typer.Typer(help="Run one process role (cluster deployments).", no_args_is_help=True)
+admin_app = typer.Typer(help="Administrative tasks.", no_args_is_help=True)
+app.add_typer(role_app, name="role")
+app.add_typer(admin_app, name="admin")
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError: show it, not a traceback
+        typer.echo(f"Invalid settings:\n{exc}", err=True)
+        raise typer.Exit(2) from exc
+    logs.configure(level=settings.logging.level, json_output=settings.json_logs)
+    return settings
+
+
+@app.command()
+def serve() -> None:
+    """Run the whole platform in one process tree (single box): migrate, first-run accounts, api."""
+    from vms.bootstrap import build_container
+    from vms.roles import api
+    from vms.roles.demo import ensure_first_accounts
+
+    settings = _settings()
+    api.migrate_if_embedded(settings)
+
+    async def main() -> None:
+        container = build_container(settings)
+        try:
+            created = await ensure_first_accounts(container)
+        finally:
+            await container.close()
+        url = f"http://{settings.api.host}:{settings.api.port}"
+        lines = [f"VMS Platform is starting on {url}  (API docs: {url}/docs)"]
+        if created:
+            lines.append("First run: these accounts were created (also in .data/first-sign-in.txt):")
+            lines += [f"  {c.label:<20} {c.email:<22} password: {c.password}" for c in created]
+        else:
+            lines.append(f"Sign in with your account; first-run passwords are in {settings.data_dir}/first-sign-in.txt")
+        lines.append("Sign-in asks you to enrol an authenticator app (TOTP) the first time.")
+        await api.run(settings, banner="\n".join(lines))
+
+    asyncio.run(main())
+
+
+@role_app.command("api")
+def role_api() -> None:
+    """Serve the HTTP API only."""
+    from vms.roles import api
+
+    settings = _settings()
+    api.migrate_if_embedded(settings)
+    asyncio.run(api.run(settings))
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Option(help="Target revision.")] = "head") -> None:
+    """Bring the database schema up to date."""
+    settings = _settings()
+    migrations.upgrade(settings.database.url, revision)
+    typer.echo(f"Database at {revision}.")
+
+
+@admin_app.command("create-provider-admin")
+def create_provider_admin(
+    email: Annotated[str, typer.Option(help="Email to sign in with.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    full_name: Annotated[str, typer.Option(help="Display name.")] = "",
+) -> None:
+    """Create a provider staff account (platform role) that manages customers."""
+    from vms.auth import users
+    from vms.auth.permissions import Role
+    from vms.auth.schemas import UserCreate
+    from vms.bootstrap import build_container
+    from vms.kernel.errors import VmsError
+    from vms.kernel.tenancy import TenantScope
+    from vms.uow import Actor
+
+    settings = _settings()
+
+    async def main() -> None:
+        container = build_container(settings)
+        try:
+            async with container.unit_of_work(TenantScope.platform(), Actor.system("cli")) as uow:
+                data = UserCreate(email=email, password=password, role=Role.PROVIDER_ADMIN, full_name=full_name)
+                user = await users.create_user(uow=uow, kit=container.identity, tenant_id=None, data=data)
+                await uow.commit()
+            typer.echo(f"Created provider admin {user.email} ({user.id}); MFA enrolment happens at first sign-in.")
+        finally:
+            await container.close()
+
+    try:
+        asyncio.run(main())
+    except (VmsError, ValueError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from exc

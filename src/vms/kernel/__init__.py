@@ -1,0 +1,1 @@
+"""Shared vocabulary under every domain: ids, clock, errors, tenancy, paging, priorities. No I/O."""

@@ -1,0 +1,120 @@
+"""The whole error tree in one place; `api/errors.py` maps it to problem+json once.
+
+Every error a user can cause has a status below 500 and a message that says what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class VmsError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+    status: int = 500
+    title: str = "Internal error"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+
+class BadRequest(VmsError):
+    """The request is malformed in a way validation could not express."""
+
+    status = 400
+    title = "Bad request"
+
+
+class ValidationFailed(VmsError):
+    """A value breaks a rule (bounds, policy, format)."""
+
+    status = 422
+    title = "Validation failed"
+
+
+class Unauthenticated(VmsError):
+    """No valid credentials: missing, expired, tampered or revoked."""
+
+    status = 401
+    title = "Authentication required"
+
+
+class InvalidCredentials(Unauthenticated):
+    """Wrong email, password or MFA code (never says which, so accounts cannot be probed)."""
+
+    title = "Invalid credentials"
+
+
+class Forbidden(VmsError):
+    """Authenticated, but this role or network may not do this."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class LicenseExpired(Forbidden):
+    """The customer's license is outside its validity window."""
+
+    title = "License expired"
+
+
+class ModelNotLicensed(Forbidden):
+    """The customer has not purchased this AI model."""
+
+    title = "AI model not licensed"
+
+
+class NotFound(VmsError):
+    """The resource does not exist or belongs to another tenant (indistinguishable on purpose)."""
+
+    status = 404
+    title = "Not found"
+
+
+class Conflict(VmsError):
+    """The request conflicts with the current state (duplicate, limit reached)."""
+
+    status = 409
+    title = "Conflict"
+
+
+class LicenseLimitReached(Conflict):
+    """The customer's license allows no more of this resource."""
+
+    title = "License limit reached"
+
+
+class PayloadTooLarge(VmsError):
+    """The request body is over the configured limit."""
+
+    status = 413
+    title = "Payload too large"
+
+
+class AccountLocked(VmsError):
+    """Too many failed sign-ins; the account is locked for a while."""
+
+    status = 423
+    title = "Account temporarily locked"
+
+
+class RateLimited(VmsError):
+    """Too many requests in the current window."""
+
+    status = 429
+    title = "Too many requests"
+
+
+class ServiceUnavailable(VmsError):
+    """A dependency is down or a circuit breaker is open; retry later."""
+
+    status = 503
+    title = "Service unavailable"
+
+
+class CircuitOpen(ServiceUnavailable):
+    """Outbound calls to a failing dependency are paused by its circuit breaker."""
+
+    title = "Dependency circuit open"

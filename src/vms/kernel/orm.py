@@ -1,0 +1,95 @@
+"""SQLAlchemy declarative base, shared column types and the tenant guard.
+
+Tenancy is enforced here, once: every table mixing in `TenantOwned` gets
+`WHERE tenant_id = :scope` added to every ORM SELECT, UPDATE and DELETE a session runs while
+confined to a tenant, and the flush refuses to write another tenant's row. Domains never
+write tenant filters by hand, so forgetting one is impossible.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, MetaData, Uuid, event
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    with_loader_criteria,
+)
+
+from vms.kernel.clock import utcnow
+from vms.kernel.errors import Forbidden
+from vms.kernel.ids import new_id
+from vms.kernel.tenancy import TenantScope
+
+# Stable constraint names so Alembic migrations are identical on SQLite, PostgreSQL and SQL Server.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SCOPE_KEY = "tenant_scope"
+
+
+class Base(DeclarativeBase):
+    """Base of every table; dialect-neutral types for ids, times and documents."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        uuid.UUID: Uuid(),
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+    }
+
+
+class HasId:
+    """A random UUID primary key and creation time."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TenantOwned:
+    """Rows that belong to one customer; the tenant guard filters them."""
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(index=True)
+
+
+def scope_of(session: Session) -> TenantScope:
+    """The tenant scope a session was opened with (platform scope if none was set)."""
+    scope = session.info.get(SCOPE_KEY)
+    return scope if isinstance(scope, TenantScope) else TenantScope.platform()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _filter_by_tenant(state: ORMExecuteState) -> None:
+    tenant_id = scope_of(state.session).tenant_id
+    if tenant_id is None or state.is_column_load:
+        return
+    if state.is_select or state.is_update or state.is_delete:
+        state.statement = state.statement.options(
+            with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+        )
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_cross_tenant_writes(session: Session, _context: Any, _instances: Any) -> None:
+    tenant_id = scope_of(session).tenant_id
+    if tenant_id is None:
+        return
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(obj, TenantOwned):
+            continue
+        if obj.tenant_id is None and obj in session.new:
+            obj.tenant_id = tenant_id
+        elif obj.tenant_id != tenant_id:
+            raise Forbidden("Write outside the current tenant refused.")

@@ -1,0 +1,8 @@
+"""Every domain's tables, imported so Alembic sees the whole schema in one metadata."""
+
+from vms.audit import models as audit_models
+from vms.auth import models as auth_models
+from vms.kernel.orm import Base
+from vms.tenants import models as tenant_models
+
+__all__ = ["Base", "audit_models", "auth_models", "tenant_models"]

@@ -1,0 +1,126 @@
+"""Ports: the small Protocols domains depend on. Adapters in `vms.adapters` implement them;
+only `bootstrap.py` chooses which. Each port has an embedded adapter (the single-box default)
+and a real-engine adapter, and both pass one contract suite (tests/contract/).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class Cache(Protocol):
+    """Key/value cache with TTLs, shared by all processes when backed by Redis.
+
+    >>> await cache.set("config:camera:42:fire_smoke", b"...", ttl_s=300)
+    >>> await cache.get("config:camera:42:fire_smoke")
+    b'...'
+    """
+
+    async def get(self, key: str) -> bytes | None:
+        """The value, or None when absent or expired."""
+        ...
+
+    async def set(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
+        """Store a value, optionally expiring after `ttl_s` seconds."""
+        ...
+
+    async def delete(self, *keys: str) -> None:
+        """Remove keys (missing keys are ignored)."""
+        ...
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Remove every key starting with `prefix`; returns how many."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the cache cannot be reached."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """Outcome of counting one request against a budget."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after_s: float
+
+
+class RateLimiter(Protocol):
+    """Fixed-window request counters keyed by IP, user or tenant.
+
+    >>> decision = await limiter.hit("ip:10.0.0.7", limit=1200, window_s=60)
+    >>> decision.allowed
+    True
+    """
+
+    async def hit(self, key: str, *, limit: int, window_s: int) -> RateDecision:
+        """Count one request and say whether it fits in the window's budget."""
+        ...
+
+
+class AuditEntry(BaseModel):
+    """One immutable record of a change: who, when, what, old and new value."""
+
+    id: uuid.UUID
+    at: datetime
+    tenant_id: uuid.UUID | None
+    actor_id: uuid.UUID | None
+    actor: str | None
+    action: str
+    resource_type: str
+    resource_id: str
+    old_value: dict[str, Any] | None = None
+    new_value: dict[str, Any] | None = None
+    request_id: str | None = None
+    ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Filters for reading the audit log; tenant_id None means platform-wide (provider staff)."""
+
+    tenant_id: uuid.UUID | None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    actor_id: uuid.UUID | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class AuditStore(Protocol):
+    """Append-only audit log.
+
+    `transactional` adapters write inside the caller's SQL transaction (the change and its record
+    commit together); others write right after the commit.
+
+    >>> await store.append([entry], session=uow.session)
+    >>> entries, total = await store.query(AuditQuery(tenant_id=t), limit=50, offset=0)
+    """
+
+    transactional: bool
+
+    async def append(self, entries: Sequence[AuditEntry], *, session: AsyncSession | None) -> None:
+        """Write records; never updates or deletes."""
+        ...
+
+    async def query(self, query: AuditQuery, *, limit: int, offset: int) -> tuple[list[AuditEntry], int]:
+        """Records matching the filter, newest first, with the total count."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+        ...

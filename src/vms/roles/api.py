@@ -1,0 +1,38 @@
+"""The api role: serve the HTTP API (and, once it lands, the web console) with uvicorn."""
+
+from __future__ import annotations
+
+import uvicorn
+from sqlalchemy.engine import make_url
+
+from vms import migrations
+from vms.api.app import create_app
+from vms.bootstrap import build_container
+from vms.settings import Settings
+
+
+def is_embedded_database(settings: Settings) -> bool:
+    """Whether the database is the embedded SQLite file (which the process may migrate itself)."""
+    return make_url(settings.database.url).get_backend_name() == "sqlite"
+
+
+async def run(settings: Settings, *, banner: str | None = None) -> None:
+    """Serve until interrupted; the container is closed on the way out."""
+    container = build_container(settings)
+    try:
+        app = create_app(container)
+        config = uvicorn.Config(
+            app, host=settings.api.host, port=settings.api.port, log_config=None, proxy_headers=False, access_log=False
+        )
+        server = uvicorn.Server(config)
+        if banner:
+            print(banner, flush=True)
+        await server.serve()
+    finally:
+        await container.close()
+
+
+def migrate_if_embedded(settings: Settings) -> None:
+    """Embedded SQLite is migrated at start-up; server databases are migrated by `vms migrate`."""
+    if is_embedded_database(settings):
+        migrations.upgrade(settings.database.url)

@@ -1,0 +1,143 @@
+"""One nested settings tree, read from `VMS_*` environment variables (`__` nests).
+
+Defaults run on a laptop with nothing installed (SQLite, in-process cache, local files).
+Settings are built once by the entry point and passed in; domains never import this module.
+
+    VMS_DATABASE__URL=postgresql+asyncpg://vms:vms@127.0.0.1:5432/vms
+    VMS_CACHE__KIND=redis
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
+DEV_ENCRYPTION_KEY = "dev-only-encryption-key-change-me"
+
+
+class ApiSettings(BaseModel):
+    """The api role: HTTP server, limits and browser access."""
+
+    host: str = Field("127.0.0.1", description="Interface to bind; loopback unless behind a proxy.")
+    port: int = Field(8000, ge=1, le=65535, description="HTTP port.")
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:5173"],
+        description="Origins allowed to call the API from a browser.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=1_073_741_824, description="Largest accepted request body (413 above it)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of reverse proxies whose X-Forwarded-For is believed for the client IP.",
+    )
+
+
+class RateLimitSettings(BaseModel):
+    """Request budgets per fixed one-minute window; 0 turns a limit off."""
+
+    per_ip_per_minute: int = Field(1200, ge=0, description="Requests per client IP.")
+    per_user_per_minute: int = Field(600, ge=0, description="Requests per signed-in user.")
+    per_tenant_per_minute: int = Field(6000, ge=0, description="Requests per customer, all users together.")
+    sign_in_per_ip_per_minute: int = Field(20, ge=0, description="Sign-in attempts per client IP.")
+
+
+class DatabaseSettings(BaseModel):
+    """Transactional SQL store."""
+
+    url: str = Field(
+        "sqlite+aiosqlite:///.data/vms.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path, postgresql+asyncpg://…, mssql+aioodbc://…",
+    )
+    echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+    pool_size: int = Field(10, ge=1, le=200, description="Connections per process (server databases).")
+
+
+class CacheSettings(BaseModel):
+    """Cache, rate-limit counters and session revocations."""
+
+    kind: Literal["memory", "redis"] = Field("memory", description="In-process cache or Redis.")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL when kind=redis.")
+    default_ttl_s: int = Field(300, ge=1, le=86_400, description="TTL for cached configuration (5 min).")
+
+
+class SecuritySettings(BaseModel):
+    """Tokens, MFA, passwords and encryption at rest."""
+
+    jwt_secret: str = Field(DEV_JWT_SECRET, min_length=32, description="HMAC key for access tokens.")
+    encryption_key: str = Field(
+        DEV_ENCRYPTION_KEY,
+        min_length=16,
+        description="Key for secrets at rest (TOTP seeds, camera credentials).",
+    )
+    access_token_ttl_s: int = Field(900, ge=60, le=86_400, description="Access token lifetime (short).")
+    refresh_token_ttl_s: int = Field(
+        30 * 86_400, ge=3600, le=365 * 86_400, description="Refresh token lifetime; rotates on every use."
+    )
+    mfa_challenge_ttl_s: int = Field(300, ge=30, le=3600, description="Time to enter the MFA code.")
+    mfa_issuer: str = Field("VMS Platform", description="Issuer name shown in authenticator apps.")
+    password_min_length: int = Field(12, ge=8, le=128, description="Shortest password accepted.")
+    argon2_time_cost: int = Field(3, ge=1, le=20, description="Argon2id passes per password hash.")
+    argon2_memory_kib: int = Field(
+        65536, ge=1024, le=1_048_576, description="Argon2id memory per hash (KiB)."
+    )
+    lockout_threshold: int = Field(5, ge=1, le=100, description="Failed sign-ins before the account locks.")
+    lockout_base_s: int = Field(
+        60, ge=1, le=86_400, description="First lock length; doubles per further lock."
+    )
+    lockout_max_s: int = Field(3600, ge=1, le=7 * 86_400, description="Longest lock.")
+
+
+class StorageSettings(BaseModel):
+    """Blob storage for segments, clips and snapshots."""
+
+    root: Path = Field(Path(".data/blobs"), description="Directory of the filesystem blob store.")
+
+
+class LoggingSettings(BaseModel):
+    """Structured logs."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Lowest level logged.")
+    json_output: bool | None = Field(
+        None, description="JSON lines; default: on in production, off otherwise."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything the platform can be told, in one tree."""
+
+    model_config = SettingsConfigDict(env_prefix="VMS_", env_nested_delimiter="__", extra="ignore")
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="production refuses development secrets and logs JSON."
+    )
+    data_dir: Path = Field(Path(".data"), description="Where the embedded engines keep their files.")
+    api: ApiSettings = ApiSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    cache: CacheSettings = CacheSettings()
+    security: SecuritySettings = SecuritySettings()
+    storage: StorageSettings = StorageSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> Settings:
+        if self.env == "production":
+            if self.security.jwt_secret == DEV_JWT_SECRET:
+                raise ValueError(
+                    "VMS_SECURITY__JWT_SECRET is still the development default; set a real secret."
+                )
+            if self.security.encryption_key == DEV_ENCRYPTION_KEY:
+                raise ValueError(
+                    "VMS_SECURITY__ENCRYPTION_KEY is still the development default; set a real key."
+                )
+        return self
+
+    @property
+    def json_logs(self) -> bool:
+        """Whether logs are JSON lines."""
+        return self.logging.json_output if self.logging.json_output is not None else self.env == "production"

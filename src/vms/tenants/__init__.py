@@ -1,0 +1,1 @@
+"""Customers (tenants) and their licenses: what each customer may use."""
