@@ -52,9 +52,7 @@ class Container:
 
 def build_container(settings: Settings) -> Container:
     """Pick and build the adapters the settings ask for."""
-    engine = make_engine(
-        settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
-    )
+    engine = make_engine(settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size)
     sessions = make_sessionmaker(engine)
     cache: Cache
     limiter: RateLimiter

@@ -82,13 +82,9 @@ class SecuritySettings(BaseModel):
     mfa_issuer: str = Field("VMS Platform", description="Issuer name shown in authenticator apps.")
     password_min_length: int = Field(12, ge=8, le=128, description="Shortest password accepted.")
     argon2_time_cost: int = Field(3, ge=1, le=20, description="Argon2id passes per password hash.")
-    argon2_memory_kib: int = Field(
-        65536, ge=1024, le=1_048_576, description="Argon2id memory per hash (KiB)."
-    )
+    argon2_memory_kib: int = Field(65536, ge=1024, le=1_048_576, description="Argon2id memory per hash (KiB).")
     lockout_threshold: int = Field(5, ge=1, le=100, description="Failed sign-ins before the account locks.")
-    lockout_base_s: int = Field(
-        60, ge=1, le=86_400, description="First lock length; doubles per further lock."
-    )
+    lockout_base_s: int = Field(60, ge=1, le=86_400, description="First lock length; doubles per further lock.")
     lockout_max_s: int = Field(3600, ge=1, le=7 * 86_400, description="Longest lock.")
 
 
@@ -102,9 +98,7 @@ class LoggingSettings(BaseModel):
     """Structured logs."""
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Lowest level logged.")
-    json_output: bool | None = Field(
-        None, description="JSON lines; default: on in production, off otherwise."
-    )
+    json_output: bool | None = Field(None, description="JSON lines; default: on in production, off otherwise.")
 
 
 class Settings(BaseSettings):
@@ -128,13 +122,9 @@ class Settings(BaseSettings):
     def _refuse_development_secrets_in_production(self) -> Settings:
         if self.env == "production":
             if self.security.jwt_secret == DEV_JWT_SECRET:
-                raise ValueError(
-                    "VMS_SECURITY__JWT_SECRET is still the development default; set a real secret."
-                )
+                raise ValueError("VMS_SECURITY__JWT_SECRET is still the development default; set a real secret.")
             if self.security.encryption_key == DEV_ENCRYPTION_KEY:
-                raise ValueError(
-                    "VMS_SECURITY__ENCRYPTION_KEY is still the development default; set a real key."
-                )
+                raise ValueError("VMS_SECURITY__ENCRYPTION_KEY is still the development default; set a real key.")
         return self
 
     @property

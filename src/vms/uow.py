@@ -73,10 +73,17 @@ class UnitOfWork:
         return row
 
     async def page(self, query: Select[tuple[T]], *, limit: int, offset: int) -> tuple[list[T], int]:
-        """Run a filtered query for one page and the total count."""
+        """Run a filtered query for one page and the total count.
+
+        The total rides along as a window function, so a page costs one round trip, not two.
+        """
+        rows = (await self.session.execute(query.add_columns(func.count().over()).limit(limit).offset(offset))).all()
+        if rows:
+            return [row[0] for row in rows], int(rows[0][1])
+        if offset == 0:
+            return [], 0
         total = (await self.session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        rows = (await self.session.execute(query.limit(limit).offset(offset))).scalars().all()
-        return list(rows), int(total)
+        return [], int(total)
 
     def audit(
         self,
@@ -112,9 +119,7 @@ class UnitOfWork:
             await self.session.flush()
         except IntegrityError as exc:
             await self.rollback()
-            raise Conflict(
-                "The change conflicts with existing data (a duplicate or a missing reference)."
-            ) from exc
+            raise Conflict("The change conflicts with existing data (a duplicate or a missing reference).") from exc
 
     async def commit(self) -> None:
         """Flush, write audit records, commit."""
@@ -126,9 +131,7 @@ class UnitOfWork:
             await self.session.commit()
         except IntegrityError as exc:
             await self.rollback()
-            raise Conflict(
-                "The change conflicts with existing data (a duplicate or a missing reference)."
-            ) from exc
+            raise Conflict("The change conflicts with existing data (a duplicate or a missing reference).") from exc
         if pending and not self.audit_store.transactional:
             await self.audit_store.append(pending, session=None)
 

@@ -78,9 +78,7 @@ async def get_principal(
         tenant_id=claims.tenant_id,  # type: ignore[arg-type]
         session_id=claims.session_id,
     )
-    structlog.contextvars.bind_contextvars(
-        user_id=str(principal.user_id), tenant_id=str(principal.tenant_id or "")
-    )
+    structlog.contextvars.bind_contextvars(user_id=str(principal.user_id), tenant_id=str(principal.tenant_id or ""))
     limits = container.settings.rate_limits
     await _limit(container, f"user:{principal.user_id}", limits.per_user_per_minute)
     if principal.tenant_id is not None:

@@ -51,9 +51,7 @@ async def live() -> HealthReport:
 async def ready(container: AppContainer) -> JSONResponse:
     """Readiness probe: the database answers (the one dependency requests cannot do without)."""
     database = await _check(lambda: _database(container))
-    report = HealthReport(
-        status="up" if database.status == "up" else "down", components={"database": database}
-    )
+    report = HealthReport(status="up" if database.status == "up" else "down", components={"database": database})
     return JSONResponse(report.model_dump(), status_code=200 if report.status == "up" else 503)
 
 

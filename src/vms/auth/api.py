@@ -42,9 +42,7 @@ async def _limit_sign_in(container: AppContainer, client: CurrentClient) -> None
         decision = await container.rate_limiter.hit(f"sign-in:{client.ip}", limit=limit, window_s=60)
         if not decision.allowed:
             wait = int(decision.reset_after_s) + 1
-            raise RateLimited(
-                f"Too many sign-in attempts from {client.ip}; retry in {wait} s.", retry_after=wait
-            )
+            raise RateLimited(f"Too many sign-in attempts from {client.ip}; retry in {wait} s.", retry_after=wait)
 
 
 SignInBudget = Depends(_limit_sign_in)
@@ -60,9 +58,7 @@ async def login(body: SignIn, uow: PublicUoW, container: AppContainer, client: C
 
 
 @router.post("/mfa", response_model=TokenPair, dependencies=[SignInBudget])
-async def verify_mfa(
-    body: MfaVerify, uow: PublicUoW, container: AppContainer, client: CurrentClient
-) -> TokenPair:
+async def verify_mfa(body: MfaVerify, uow: PublicUoW, container: AppContainer, client: CurrentClient) -> TokenPair:
     """Step 2: a TOTP or recovery code. First sign-in completes enrolment and returns recovery codes once."""
     try:
         return await service.verify_mfa(uow=uow, kit=container.identity, data=body, client=client)
@@ -99,18 +95,14 @@ async def list_sessions(uow: UoW, user: CurrentUser) -> list[SessionRead]:
 
 
 @router.delete("/sessions/{session_id}", status_code=204)
-async def revoke_session(
-    session_id: uuid.UUID, uow: UoW, user: CurrentUser, container: AppContainer
-) -> Response:
+async def revoke_session(session_id: uuid.UUID, uow: UoW, user: CurrentUser, container: AppContainer) -> Response:
     """Sign one of the caller's devices out."""
     await service.revoke_session(uow=uow, kit=container.identity, principal=user, session_id=session_id)
     return Response(status_code=204)
 
 
 @router.post("/password", status_code=204)
-async def change_password(
-    body: PasswordChange, uow: UoW, user: CurrentUser, container: AppContainer
-) -> Response:
+async def change_password(body: PasswordChange, uow: UoW, user: CurrentUser, container: AppContainer) -> Response:
     """Change one's password; other devices are signed out."""
     await service.change_password(uow=uow, kit=container.identity, principal=user, data=body)
     return Response(status_code=204)
@@ -121,9 +113,7 @@ async def renew_recovery_codes(
     body: RecoveryCodesRenew, uow: UoW, user: CurrentUser, container: AppContainer
 ) -> RecoveryCodes:
     """Replace the recovery codes (needs a current TOTP code)."""
-    codes = await service.renew_recovery_codes(
-        uow=uow, kit=container.identity, principal=user, code=body.code
-    )
+    codes = await service.renew_recovery_codes(uow=uow, kit=container.identity, principal=user, code=body.code)
     return RecoveryCodes(recovery_codes=codes)
 
 
@@ -169,9 +159,7 @@ async def delete_user(user_id: uuid.UUID, uow: UoW, user: UserManager, container
 
 
 @users_router.post("/{user_id}/mfa-reset", response_model=UserRead)
-async def reset_user_mfa(
-    user_id: uuid.UUID, uow: UoW, user: UserManager, container: AppContainer
-) -> UserRead:
+async def reset_user_mfa(user_id: uuid.UUID, uow: UoW, user: UserManager, container: AppContainer) -> UserRead:
     """Forget a user's authenticator (lost phone); they enrol again at next sign-in."""
     return await users.reset_mfa(uow=uow, kit=container.identity, user_id=user_id)
 

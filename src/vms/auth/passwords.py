@@ -10,9 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from vms.kernel.errors import ValidationFailed
 
 # A short list of the passwords breached most often; length and class rules catch the rest.
-COMMON = frozenset(
-    {"password1234", "123456789012", "qwertyuiop12", "administrator", "letmein12345", "welcome12345"}
-)
+COMMON = frozenset({"password1234", "123456789012", "qwertyuiop12", "administrator", "letmein12345", "welcome12345"})
 CLASSES = (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]")
 
 

@@ -38,7 +38,5 @@ class Principal:
     def tenant(self) -> TenantId:
         """The caller's customer; Forbidden for provider staff, who belong to none."""
         if self.tenant_id is None:
-            raise Forbidden(
-                "This needs a customer account; provider staff act on customers through /customers."
-            )
+            raise Forbidden("This needs a customer account; provider staff act on customers through /customers.")
         return self.tenant_id

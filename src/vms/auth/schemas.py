@@ -12,9 +12,7 @@ from vms.auth.permissions import Role
 from vms.kernel.paging import Page
 
 Password = Annotated[str, Field(min_length=1, max_length=256)]
-OneTimeCode = Annotated[
-    str, Field(min_length=6, max_length=32, description="6-digit TOTP code or a recovery code.")
-]
+OneTimeCode = Annotated[str, Field(min_length=6, max_length=32, description="6-digit TOTP code or a recovery code.")]
 
 
 class Strict(BaseModel):

@@ -130,9 +130,7 @@ async def refresh(*, uow: UnitOfWork, kit: IdentityKit, token: str, client: Clie
     The caller commits even when this raises, so a detected reuse stays revoked.
     """
     row = (
-        await uow.session.execute(
-            select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(token))
-        )
+        await uow.session.execute(select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(token)))
     ).scalar_one_or_none()
     if row is None:
         raise Unauthenticated("Unknown refresh token; sign in again.")
@@ -178,9 +176,7 @@ async def list_sessions(*, uow: UnitOfWork, principal: Principal) -> list[Sessio
     ]
 
 
-async def revoke_session(
-    *, uow: UnitOfWork, kit: IdentityKit, principal: Principal, session_id: uuid.UUID
-) -> None:
+async def revoke_session(*, uow: UnitOfWork, kit: IdentityKit, principal: Principal, session_id: uuid.UUID) -> None:
     """Sign one of the caller's own devices out."""
     session = await uow.session.get(AuthSession, session_id)
     if session is None or session.user_id != principal.user_id or session.revoked_at is not None:
@@ -202,9 +198,7 @@ async def revoke_all_sessions(
             await _revoke(uow, kit, session, reason=reason)
 
 
-async def change_password(
-    *, uow: UnitOfWork, kit: IdentityKit, principal: Principal, data: PasswordChange
-) -> None:
+async def change_password(*, uow: UnitOfWork, kit: IdentityKit, principal: Principal, data: PasswordChange) -> None:
     """Change the caller's password; other sessions are signed out."""
     user = await uow.get(User, principal.user_id, what="User")
     if not kit.passwords.verify(user.password_hash, data.current_password):
@@ -212,15 +206,11 @@ async def change_password(
     kit.passwords.check_policy(data.new_password, email=user.email)
     user.password_hash = kit.passwords.hash(data.new_password)
     user.password_changed_at = utcnow()
-    await revoke_all_sessions(
-        uow=uow, kit=kit, user_id=user.id, reason="password_changed", keep=principal.session_id
-    )
+    await revoke_all_sessions(uow=uow, kit=kit, user_id=user.id, reason="password_changed", keep=principal.session_id)
     uow.audit("change_password", "user", user.id)
 
 
-async def renew_recovery_codes(
-    *, uow: UnitOfWork, kit: IdentityKit, principal: Principal, code: str
-) -> list[str]:
+async def renew_recovery_codes(*, uow: UnitOfWork, kit: IdentityKit, principal: Principal, code: str) -> list[str]:
     """New recovery codes after proving possession of the authenticator."""
     user = await uow.get(User, principal.user_id, what="User")
     step = verify_totp(kit.secrets.decrypt(user.totp_secret or ""), code, last_step=user.totp_last_step)

@@ -16,9 +16,7 @@ from vms.kernel.errors import Conflict, Forbidden
 from vms.uow import UnitOfWork
 
 
-async def create_user(
-    *, uow: UnitOfWork, kit: IdentityKit, tenant_id: uuid.UUID | None, data: UserCreate
-) -> UserRead:
+async def create_user(*, uow: UnitOfWork, kit: IdentityKit, tenant_id: uuid.UUID | None, data: UserCreate) -> UserRead:
     """Create a user; customer users get customer roles only, provider staff have no tenant."""
     if tenant_id is not None and data.role not in CUSTOMER_ROLES:
         raise Forbidden("Customer users can be Admin, Supervisor or Viewer.")

@@ -35,6 +35,4 @@ class SecretBox:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:  # wrong key or edited row: an operator problem, not a user one
-            raise VmsError(
-                "A stored secret cannot be decrypted; check VMS_SECURITY__ENCRYPTION_KEY."
-            ) from exc
+            raise VmsError("A stored secret cannot be decrypted; check VMS_SECURITY__ENCRYPTION_KEY.") from exc

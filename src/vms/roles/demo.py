@@ -52,8 +52,9 @@ async def ensure_first_accounts(container: Container) -> list[Credentials]:
             uow=uow,
             kit=kit,
             tenant_id=None,
-            data=UserCreate(email=provider.email, role=Role.PROVIDER_ADMIN, full_name="Provider Admin",
-                            password=provider.password),
+            data=UserCreate(
+                email=provider.email, role=Role.PROVIDER_ADMIN, full_name="Provider Admin", password=provider.password
+            ),
         )
         now = utcnow()
         customer = await tenants.create_customer(
@@ -61,7 +62,10 @@ async def ensure_first_accounts(container: Container) -> list[Credentials]:
             data=CustomerCreate(
                 name="Demo Customer",
                 license=LicenseWrite(
-                    camera_limit=16, edge_server_limit=1, valid_from=now, valid_until=now + timedelta(days=365),
+                    camera_limit=16,
+                    edge_server_limit=1,
+                    valid_from=now,
+                    valid_until=now + timedelta(days=365),
                     models=list(AiModel),
                 ),
             ),

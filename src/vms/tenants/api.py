@@ -41,9 +41,7 @@ async def list_customers(
     status: Annotated[str | None, Query(pattern="^(active|suspended)$")] = None,
 ) -> CustomerPage:
     """Customers, by name."""
-    items, total = await service.list_customers(
-        uow=uow, query=q, status=status, limit=page.limit, offset=page.offset
-    )
+    items, total = await service.list_customers(uow=uow, query=q, status=status, limit=page.limit, offset=page.offset)
     return CustomerPage(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -64,9 +62,7 @@ async def update_customer(
 
 
 @router.delete("/{customer_id}", status_code=204)
-async def delete_customer(
-    customer_id: uuid.UUID, uow: UoW, _: ProviderStaff, container: AppContainer
-) -> Response:
+async def delete_customer(customer_id: uuid.UUID, uow: UoW, _: ProviderStaff, container: AppContainer) -> Response:
     """Close a customer's account (data is kept; sign-ins stop)."""
     await service.delete_customer(uow=uow, tenant_id=customer_id)
     await container.cache.delete(service.access_cache_key(customer_id))
@@ -81,9 +77,7 @@ async def get_customer_license(customer_id: uuid.UUID, uow: UoW, _: ProviderStaf
 
 
 @router.put("/{customer_id}/license", response_model=LicenseRead)
-async def set_customer_license(
-    customer_id: uuid.UUID, body: LicenseWrite, uow: UoW, _: ProviderStaff
-) -> LicenseRead:
+async def set_customer_license(customer_id: uuid.UUID, body: LicenseWrite, uow: UoW, _: ProviderStaff) -> LicenseRead:
     """Replace a customer's license terms (limits, validity, AI models)."""
     return await service.set_license(uow=uow, tenant_id=customer_id, data=body)
 
@@ -103,8 +97,6 @@ async def set_own_ip_allowlist(
     container: AppContainer,
 ) -> CustomerRead:
     """Limit API access to the customer's networks; refuses a list that excludes the caller."""
-    read = await service.set_ip_allowlist(
-        uow=uow, tenant_id=user.tenant, cidrs=body.ip_allowlist, caller_ip=client.ip
-    )
+    read = await service.set_ip_allowlist(uow=uow, tenant_id=user.tenant, cidrs=body.ip_allowlist, caller_ip=client.ip)
     await container.cache.delete(service.access_cache_key(user.tenant))
     return read

@@ -84,9 +84,7 @@ class LicenseRead(BaseModel):
     models: list[AiModel]
     state: LicenseState
     days_left: int = Field(description="Whole days until valid_until (negative once expired).")
-    warning: str | None = Field(
-        None, description="Expiry warning at 30, 7 and 1 days, or the expired notice."
-    )
+    warning: str | None = Field(None, description="Expiry warning at 30, 7 and 1 days, or the expired notice.")
 
 
 class CustomerCreate(Strict):

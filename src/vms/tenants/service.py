@@ -149,7 +149,9 @@ def license_status(license_: License, *, now: datetime | None = None) -> License
         threshold = next((d for d in EXPIRY_WARNINGS_DAYS if days_left < d), None)
         state = LicenseState.EXPIRING if threshold else LicenseState.ACTIVE
         if threshold:
-            warning = f"The license expires within {threshold} day{'s' if threshold > 1 else ''} ({valid_until:%Y-%m-%d})."
+            warning = (
+                f"The license expires within {threshold} day{'s' if threshold > 1 else ''} ({valid_until:%Y-%m-%d})."
+            )
     return LicenseRead(
         camera_limit=license_.camera_limit,
         edge_server_limit=license_.edge_server_limit,
@@ -175,9 +177,7 @@ async def ensure_license_active(*, uow: UnitOfWork, tenant_id: uuid.UUID) -> Lic
     return status
 
 
-async def ensure_can_add_cameras(
-    *, uow: UnitOfWork, tenant_id: uuid.UUID, current: int, adding: int = 1
-) -> None:
+async def ensure_can_add_cameras(*, uow: UnitOfWork, tenant_id: uuid.UUID, current: int, adding: int = 1) -> None:
     """Raise unless the license is active and has room for `adding` more cameras beyond `current`."""
     status = await ensure_license_active(uow=uow, tenant_id=tenant_id)
     if current + adding > status.camera_limit:
@@ -187,9 +187,7 @@ async def ensure_can_add_cameras(
         )
 
 
-async def ensure_can_add_edge_servers(
-    *, uow: UnitOfWork, tenant_id: uuid.UUID, current: int, adding: int = 1
-) -> None:
+async def ensure_can_add_edge_servers(*, uow: UnitOfWork, tenant_id: uuid.UUID, current: int, adding: int = 1) -> None:
     """Raise unless the license has room for `adding` more edge servers."""
     status = await ensure_license_active(uow=uow, tenant_id=tenant_id)
     if current + adding > status.edge_server_limit:
@@ -245,9 +243,7 @@ async def _tenant(uow: UnitOfWork, tenant_id: uuid.UUID) -> Tenant:
 
 
 async def _license_or_none(uow: UnitOfWork, tenant_id: uuid.UUID) -> License | None:
-    return (
-        await uow.session.execute(select(License).where(License.tenant_id == tenant_id))
-    ).scalar_one_or_none()
+    return (await uow.session.execute(select(License).where(License.tenant_id == tenant_id))).scalar_one_or_none()
 
 
 async def _ensure_name_free(uow: UnitOfWork, name: str) -> None:

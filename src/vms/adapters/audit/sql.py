@@ -55,9 +55,7 @@ class SqlAuditStore:
         async with self._sessions() as session:
             total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
             rows = (
-                await session.execute(
-                    stmt.order_by(AuditRecord.at.desc(), AuditRecord.id).limit(limit).offset(offset)
-                )
+                await session.execute(stmt.order_by(AuditRecord.at.desc(), AuditRecord.id).limit(limit).offset(offset))
             ).scalars()
             entries = [_entry(row) for row in rows]
         return entries, int(total)

@@ -1,0 +1,43 @@
+# Two commands do all the set-up on a fresh machine (README.md):
+#   make run   — install, migrate, start the platform on embedded defaults at http://127.0.0.1:8000
+#   make test  — install, start the real engines (scripts/services), run every test
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+
+.PHONY: help install run test test-fast bench lint format services-up services-down
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+install: ## Install uv (from PyPI) if missing and the locked Python dependencies
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+run: install ## Start the platform on embedded defaults (SQLite, in-process cache, local files)
+	$(UV) run vms serve
+
+test: install ## Start the real engines and run the whole test suite (lint included)
+	$(UV) run ruff check src tests bench
+	set -a && eval "$$(scripts/services up)" && set +a && $(UV) run pytest
+
+test-fast: install ## Unit tests only, no engines
+	$(UV) run pytest tests/unit
+
+bench: install ## Benchmarks (each prints one JSON line of figures)
+	@for b in bench/*.py; do case $$b in */http_load.py|*/__init__.py) continue;; esac; \
+	  echo "# $$b" >&2; $(UV) run python $$b || exit 1; done
+
+lint: install ## ruff (lint + format check) and mypy
+	$(UV) run ruff check src tests bench
+	$(UV) run ruff format --check src tests bench
+	$(UV) run mypy
+
+format: install ## Apply ruff's formatting and safe fixes
+	$(UV) run ruff format src tests bench
+	$(UV) run ruff check --fix src tests bench
+
+services-up: ## Start PostgreSQL and Redis on 127.0.0.1 (data under .services/)
+	scripts/services up
+
+services-down: ## Stop them
+	scripts/services down

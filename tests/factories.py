@@ -1,0 +1,147 @@
+"""Test data made through the real services (never raw inserts), and signed-in API clients."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pyotp
+
+from vms.auth import users
+from vms.auth.permissions import Role
+from vms.auth.schemas import UserCreate, UserRead
+from vms.bootstrap import Container
+from vms.kernel.ai_models import AiModel
+from vms.kernel.clock import utcnow
+from vms.kernel.tenancy import TenantScope
+from vms.tenants import service as tenants
+from vms.tenants.schemas import CustomerCreate, CustomerRead, LicenseWrite
+from vms.uow import Actor
+
+PASSWORD = "Correct-Horse-Battery-9"
+_seq = itertools.count(1)
+
+
+async def customer(
+    container: Container,
+    *,
+    name: str | None = None,
+    camera_limit: int = 10,
+    models: list[AiModel] | None = None,
+    valid_from_days: int = -1,
+    valid_days: int = 365,
+    ip_allowlist: list[str] | None = None,
+) -> CustomerRead:
+    """A customer with a license valid from `valid_from_days` (relative to now) for `valid_days`."""
+    start = utcnow() + timedelta(days=valid_from_days)
+    async with container.unit_of_work(TenantScope.platform(), Actor.system("test")) as uow:
+        read = await tenants.create_customer(
+            uow=uow,
+            data=CustomerCreate(
+                name=name or f"Customer {next(_seq)} {uuid.uuid4().hex[:6]}",
+                ip_allowlist=ip_allowlist or [],
+                license=LicenseWrite(
+                    camera_limit=camera_limit,
+                    valid_from=start,
+                    valid_until=start + timedelta(days=valid_days),
+                    models=models if models is not None else [AiModel.INTRUSION, AiModel.FIRE_SMOKE],
+                ),
+            ),
+        )
+        await uow.commit()
+    return read
+
+
+async def user(
+    container: Container,
+    *,
+    tenant_id: uuid.UUID | None,
+    role: Role = Role.VIEWER,
+    email: str | None = None,
+    password: str = PASSWORD,
+) -> UserRead:
+    """A user of a customer (or provider staff when tenant_id is None)."""
+    async with container.unit_of_work(TenantScope.platform(), Actor.system("test")) as uow:
+        read = await users.create_user(
+            uow=uow,
+            kit=container.identity,
+            tenant_id=tenant_id,
+            data=UserCreate(
+                email=email or f"user{next(_seq)}-{uuid.uuid4().hex[:6]}@example.com", role=role, password=password
+            ),
+        )
+        await uow.commit()
+    return read
+
+
+@dataclass
+class Authenticator:
+    """A user's authenticator app: makes TOTP codes, never reusing a time step."""
+
+    secret: str
+    last_step: int = 0
+
+    def code(self) -> str:
+        """The code for the next unused time step (current, or the one after if current was used)."""
+        totp = pyotp.TOTP(self.secret)
+        step = max(int(time.time() // totp.interval), self.last_step + 1)
+        self.last_step = step
+        return totp.generate_otp(step)
+
+
+@dataclass
+class SignedIn:
+    """A signed-in user: their tokens, authenticator and recovery codes."""
+
+    user: UserRead
+    password: str
+    authenticator: Authenticator
+    access_token: str
+    refresh_token: str
+    session_id: str
+    recovery_codes: list[str] = field(default_factory=list)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization header for API calls."""
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def sign_in(
+    client: httpx.AsyncClient,
+    account: UserRead,
+    *,
+    password: str = PASSWORD,
+    authenticator: Authenticator | None = None,
+) -> SignedIn:
+    """Sign in through the API: password, then TOTP (enrolling on first sign-in)."""
+    r = await client.post("/api/v1/auth/login", json={"email": account.email, "password": password})
+    assert r.status_code == 200, r.text
+    challenge = r.json()
+    if challenge["enrollment_required"]:
+        authenticator = Authenticator(challenge["secret"])
+    assert authenticator is not None, "an enrolled user needs their authenticator"
+    r = await client.post("/api/v1/auth/mfa", json={"mfa_token": challenge["mfa_token"], "code": authenticator.code()})
+    assert r.status_code == 200, r.text
+    tokens: dict[str, Any] = r.json()
+    return SignedIn(
+        user=account,
+        password=password,
+        authenticator=authenticator,
+        access_token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
+        session_id=tokens["session_id"],
+        recovery_codes=tokens.get("recovery_codes") or [],
+    )
+
+
+async def account(
+    client: httpx.AsyncClient, container: Container, *, tenant_id: uuid.UUID | None, role: Role = Role.VIEWER
+) -> SignedIn:
+    """Create a user and sign them in."""
+    return await sign_in(client, await user(container, tenant_id=tenant_id, role=role))
