@@ -16,8 +16,9 @@ install: ## Install uv (from PyPI) if missing and the locked Python dependencies
 run: install ## Start the platform on embedded defaults (SQLite, in-process cache, local files)
 	$(UV) run vms serve
 
-test: install ## Start the real engines and run the whole test suite (lint included)
+test: install ## Start the real engines and run the whole test suite (lint and types included)
 	$(UV) run ruff check src tests bench
+	$(UV) run mypy
 	set -a && eval "$$(scripts/services up)" && set +a && $(UV) run pytest
 
 test-fast: install ## Unit tests only, no engines

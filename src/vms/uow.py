@@ -72,7 +72,7 @@ class UnitOfWork:
             raise NotFound(f"{what or model.__name__} {ident} not found.")
         return row
 
-    async def page(self, query: Select[tuple[T]], *, limit: int, offset: int) -> tuple[list[T], int]:
+    async def page(self, query: Select[T], *, limit: int, offset: int) -> tuple[list[T], int]:
         """Run a filtered query for one page and the total count.
 
         The total rides along as a window function, so a page costs one round trip, not two.

@@ -38,18 +38,33 @@ AppContainer = Annotated[Container, Depends(get_container)]
 
 
 def client_ip(request: Request, container: Container) -> str | None:
-    """The caller's IP; X-Forwarded-For is believed only from configured proxies."""
+    """The caller's IP; X-Forwarded-For is believed only as far as it was written by our proxies.
+
+    Proxies append the address they received from, so the list is read from the right: the
+    first entry not from a trusted proxy is the client. Entries further left were written by
+    the client itself and prove nothing. An unparseable entry yields "" (which no allowlist admits).
+    """
     peer = request.client.host if request.client else None
-    forwarded = request.headers.get("x-forwarded-for")
     proxies = container.settings.api.trusted_proxies
-    if peer and forwarded and proxies:
-        try:
-            address = ipaddress.ip_address(peer)
-            if any(address in ipaddress.ip_network(p, strict=False) for p in proxies):
-                return forwarded.split(",")[0].strip()
-        except ValueError:
-            pass
+    forwarded = request.headers.get("x-forwarded-for")
+    if not (peer and forwarded and proxies and _is_trusted(peer, proxies)):
+        return peer
+    for entry in reversed(forwarded.split(",")):
+        entry = entry.strip()
+        if not _is_trusted(entry, proxies):
+            try:
+                return str(ipaddress.ip_address(entry))
+            except ValueError:
+                return ""
     return peer
+
+
+def _is_trusted(address: str, proxies: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(p, strict=False) for p in proxies)
 
 
 def get_client(request: Request, container: AppContainer) -> Client:
@@ -172,5 +187,5 @@ async def _ensure_tenant_access(container: Container, principal: Principal, ip: 
     access = json.loads(cached)
     if access["status"] != "active":
         raise Forbidden("This customer account is suspended or closed; contact your provider.")
-    if ip and not tenants.ip_allowed(ip, access["ip_allowlist"]):
+    if not tenants.ip_allowed(ip or "", access["ip_allowlist"]):  # no usable address: closed
         raise Forbidden(f"Access from {ip} is not allowed for this customer (IP allowlist).")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from vms.auth.principal import Principal
 from vms.ports import AuditEntry, AuditQuery, AuditStore
 
@@ -11,5 +13,5 @@ async def search(
 ) -> tuple[list[AuditEntry], int]:
     """Audit records the caller may see: their own customer's, or any for provider staff."""
     if principal.tenant_id is not None:
-        query = AuditQuery(**{**query.__dict__, "tenant_id": principal.tenant_id})
+        query = dataclasses.replace(query, tenant_id=principal.tenant_id)
     return await store.query(query, limit=limit, offset=offset)

@@ -104,7 +104,10 @@ async def revoke_session(session_id: uuid.UUID, uow: UoW, user: CurrentUser, con
 @router.post("/password", status_code=204)
 async def change_password(body: PasswordChange, uow: UoW, user: CurrentUser, container: AppContainer) -> Response:
     """Change one's password; other devices are signed out."""
-    await service.change_password(uow=uow, kit=container.identity, principal=user, data=body)
+    try:
+        await service.change_password(uow=uow, kit=container.identity, principal=user, data=body)
+    finally:
+        await uow.commit()  # a wrong current password counts towards lockout
     return Response(status_code=204)
 
 

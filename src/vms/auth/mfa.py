@@ -29,7 +29,7 @@ def verify_totp(secret: str, code: str, *, last_step: int, now: float | None = N
     Steps at or before `last_step` are refused so an observed code cannot be replayed.
     """
     code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
+    if not (code.isascii() and code.isdigit() and len(code) == 6):  # isdigit alone admits full-width digits
         return None
     totp = pyotp.TOTP(secret)
     now = time.time() if now is None else now

@@ -201,7 +201,9 @@ async def revoke_all_sessions(
 async def change_password(*, uow: UnitOfWork, kit: IdentityKit, principal: Principal, data: PasswordChange) -> None:
     """Change the caller's password; other sessions are signed out."""
     user = await uow.get(User, principal.user_id, what="User")
+    _ensure_not_locked(user)
     if not kit.passwords.verify(user.password_hash, data.current_password):
+        _record_failure(user, kit)  # a stolen access token must not allow unlimited guessing
         raise InvalidCredentials("The current password is wrong.")
     kit.passwords.check_policy(data.new_password, email=user.email)
     user.password_hash = kit.passwords.hash(data.new_password)
@@ -266,7 +268,7 @@ async def _ensure_may_sign_in(uow: UnitOfWork, user: User, client: Client) -> No
         raise Forbidden("This account is disabled; ask your administrator.")
     if user.tenant_id is not None:
         tenant = await tenants.ensure_tenant_active(uow=uow, tenant_id=user.tenant_id)
-        if client.ip and not tenants.ip_allowed(client.ip, tenant.ip_allowlist):
+        if not tenants.ip_allowed(client.ip or "", tenant.ip_allowlist):  # no usable address: closed
             raise Forbidden(f"Sign-in from {client.ip} is not allowed for this customer (IP allowlist).")
 
 

@@ -76,6 +76,9 @@ async def update_user(
         setattr(user, key, value.value if isinstance(value, Role) else value)
     if changes.get("is_active") is False:
         await revoke_all_sessions(uow=uow, kit=kit, user_id=user.id, reason="user_disabled")
+    elif "role" in changes and changes["role"] != before.role:
+        # Access tokens carry the role: sign the user out so the new role applies at once.
+        await revoke_all_sessions(uow=uow, kit=kit, user_id=user.id, reason="role_changed")
     after = user_read(user)
     uow.audit("update", "user", user.id, old=before, new=after)
     return after

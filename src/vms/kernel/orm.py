@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, Uuid, event
+from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator, Uuid, event
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -22,7 +22,7 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 
-from vms.kernel.clock import utcnow
+from vms.kernel.clock import as_utc, utcnow
 from vms.kernel.errors import Forbidden
 from vms.kernel.ids import new_id
 from vms.kernel.tenancy import TenantScope
@@ -39,13 +39,31 @@ NAMING = {
 SCOPE_KEY = "tenant_scope"
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps stored and returned in UTC on every engine.
+
+    SQLite keeps no offset: it would store a +05:30 time as its wall-clock digits and read it
+    back 5.5 hours off. Converting to UTC on the way in (naive values are taken as UTC) and
+    marking UTC on the way out makes SQLite agree with PostgreSQL.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
 class Base(DeclarativeBase):
     """Base of every table; dialect-neutral types for ids, times and documents."""
 
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {
         uuid.UUID: Uuid(),
-        datetime: DateTime(timezone=True),
+        datetime: UtcDateTime(),
         dict[str, Any]: JSON(),
         list[str]: JSON(),
     }
@@ -75,10 +93,35 @@ def _filter_by_tenant(state: ORMExecuteState) -> None:
     tenant_id = scope_of(state.session).tenant_id
     if tenant_id is None or state.is_column_load:
         return
+    if (state.is_insert or state.is_update) and _targets_tenant_owned(state):
+        # Bulk statements never flush, so the flush guard below cannot see what they write.
+        written = _written_tenant_ids(state)
+        if any(value != tenant_id for value in written) or (state.is_insert and not written):
+            raise Forbidden("Write outside the current tenant refused.")
     if state.is_select or state.is_update or state.is_delete:
         state.statement = state.statement.options(
             with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
         )
+
+
+def _targets_tenant_owned(state: ORMExecuteState) -> bool:
+    return any(issubclass(mapper.class_, TenantOwned) for mapper in state.all_mappers)
+
+
+def _written_tenant_ids(state: ORMExecuteState) -> list[Any]:
+    """Every tenant_id value a bulk INSERT/UPDATE would write, from .values() and from parameters."""
+    statement: Any = state.statement
+    rows: list[dict[Any, Any]] = [getattr(statement, "_values", None) or {}]
+    rows += [dict(row) for rows_ in (getattr(statement, "_multi_values", None) or ()) for row in rows_]
+    rows += [dict(getattr(statement, "_ordered_values", None) or ())]
+    params = state.parameters
+    rows += params if isinstance(params, list) else [params] if isinstance(params, dict) else []
+    found = []
+    for row in rows:
+        for key, value in row.items():
+            if getattr(key, "key", key) == "tenant_id":
+                found.append(getattr(value, "value", value))
+    return found
 
 
 @event.listens_for(Session, "before_flush")

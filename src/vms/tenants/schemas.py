@@ -57,10 +57,10 @@ class LicenseWrite(Strict):
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> LicenseWrite:
-        if self.valid_until <= self.valid_from:
-            raise ValueError("valid_until must be after valid_from")
         if self.valid_from.tzinfo is None or self.valid_until.tzinfo is None:
             raise ValueError("license dates need a timezone (use Z for UTC)")
+        if self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
         self.models = sorted(set(self.models))
         return self
 

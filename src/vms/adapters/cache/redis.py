@@ -33,7 +33,7 @@ class RedisCache:
             value = await self._redis.get(key)
         except RedisError as exc:
             raise ServiceUnavailable(f"Cache unavailable: {exc}") from exc
-        return bytes(value) if value is not None else None
+        return value if value is None or isinstance(value, bytes) else value.encode()
 
     async def set(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
         """Store a value, optionally expiring after `ttl_s` seconds."""
