@@ -13,6 +13,7 @@ from vms.auth.schemas import UserCreate, UserRead, UserUpdate
 from vms.auth.service import IdentityKit, revoke_all_sessions
 from vms.kernel.clock import as_utc
 from vms.kernel.errors import Conflict, Forbidden
+from vms.kernel.paging import LIKE_ESCAPE, contains_pattern
 from vms.uow import UnitOfWork
 
 
@@ -48,8 +49,10 @@ async def list_users(
     if uow.tenant_id is not None:
         stmt = stmt.where(User.tenant_id == uow.tenant_id)
     if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(or_(User.email.ilike(like), User.full_name.ilike(like)))
+        like = contains_pattern(query)
+        stmt = stmt.where(
+            or_(User.email.ilike(like, escape=LIKE_ESCAPE), User.full_name.ilike(like, escape=LIKE_ESCAPE))
+        )
     if role:
         stmt = stmt.where(User.role == role.value)
     users, total = await uow.page(stmt, limit=limit, offset=offset)

@@ -23,3 +23,15 @@ class Page(BaseModel, Generic[T]):
     total: int = Field(description="Items matching the filter, across all pages.")
     limit: int
     offset: int
+
+
+LIKE_ESCAPE = "\\"
+
+
+def contains_pattern(text: str) -> str:
+    """A case-folded LIKE pattern matching `text` anywhere, with % and _ taken literally.
+
+    Use with `column.ilike(contains_pattern(q), escape=LIKE_ESCAPE)`.
+    """
+    escaped = text.lower().replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -20,6 +20,7 @@ from vms.kernel.errors import (
     NotFound,
     ValidationFailed,
 )
+from vms.kernel.paging import LIKE_ESCAPE, contains_pattern
 from vms.tenants.models import License, Tenant
 from vms.tenants.schemas import (
     CustomerCreate,
@@ -54,8 +55,10 @@ async def list_customers(
     """Customers (not deleted), filtered by name/email text and status, by name."""
     stmt = select(Tenant).where(Tenant.deleted_at.is_(None)).order_by(Tenant.name)
     if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(or_(Tenant.name.ilike(like), Tenant.contact_email.ilike(like)))
+        like = contains_pattern(query)
+        stmt = stmt.where(
+            or_(Tenant.name.ilike(like, escape=LIKE_ESCAPE), Tenant.contact_email.ilike(like, escape=LIKE_ESCAPE))
+        )
     if status:
         stmt = stmt.where(Tenant.status == status)
     tenants, total = await uow.page(stmt, limit=limit, offset=offset)

@@ -395,3 +395,19 @@ async def test_mfa_reset_and_unlock_are_audited(client, container, customer, adm
 async def test_non_admins_cannot_read_the_audit_log(client, container, customer, role):
     user = await factories.account(client, container, tenant_id=customer.id, role=role)
     assert (await client.get("/api/v1/audit", headers=user.headers)).status_code == 403
+
+
+async def test_search_treats_percent_and_underscore_literally(client, container):
+    from tests import factories as f
+    from vms.auth.permissions import Role as R
+
+    customer = await f.customer(container)
+    admin = await f.account(client, container, tenant_id=customer.id, role=R.ADMIN)
+    await f.user(container, tenant_id=customer.id, email="plain.viewer@example.com")
+    everyone = await client.get("/api/v1/users", params={"q": "%"}, headers=admin.headers)
+    assert everyone.status_code == 200
+    assert everyone.json()["total"] == 0
+    underscore = await client.get("/api/v1/users", params={"q": "plain_viewer"}, headers=admin.headers)
+    assert underscore.json()["total"] == 0
+    dotted = await client.get("/api/v1/users", params={"q": "plain.viewer"}, headers=admin.headers)
+    assert dotted.json()["total"] == 1
