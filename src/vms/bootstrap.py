@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from vms.adapters.audit.sql import SqlAuditStore
+from vms.adapters.bus.embedded import EmbeddedBus
+from vms.adapters.bus.kafka import KafkaBus
 from vms.adapters.cache.memory import MemoryCache, MemoryRateLimiter
 from vms.adapters.cache.redis import RedisCache, RedisRateLimiter
 from vms.adapters.sql.engine import make_engine, make_sessionmaker, open_session
@@ -18,7 +20,7 @@ from vms.auth.service import IdentityKit
 from vms.auth.tokens import TokenSigner
 from vms.kernel.crypto import SecretBox
 from vms.kernel.tenancy import TenantScope
-from vms.ports import AuditStore, Cache, RateLimiter
+from vms.ports import AuditStore, Bus, Cache, RateLimiter
 from vms.settings import Settings
 from vms.uow import Actor, UnitOfWork
 
@@ -34,6 +36,7 @@ class Container:
     rate_limiter: RateLimiter
     audit_store: AuditStore
     identity: IdentityKit
+    bus: Bus
 
     @asynccontextmanager
     async def unit_of_work(self, scope: TenantScope, actor: Actor) -> AsyncIterator[UnitOfWork]:
@@ -46,6 +49,7 @@ class Container:
 
     async def close(self) -> None:
         """Release connections."""
+        await self.bus.close()
         await self.cache.close()
         await self.engine.dispose()
 
@@ -89,4 +93,12 @@ def build_container(settings: Settings) -> Container:
         rate_limiter=limiter,
         audit_store=SqlAuditStore(sessions),
         identity=identity,
+        bus=build_bus(settings),
     )
+
+
+def build_bus(settings: Settings) -> Bus:
+    """The bus adapter the settings ask for."""
+    if settings.bus.kind == "kafka":
+        return KafkaBus(settings.bus.kafka_bootstrap)
+    return EmbeddedBus(settings.bus.embedded_path or settings.data_dir / "bus.db")

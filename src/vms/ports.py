@@ -6,8 +6,8 @@ and a real-engine adapter, and both pass one contract suite (tests/contract/).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -123,4 +123,66 @@ class AuditStore(Protocol):
 
     async def ping(self) -> None:
         """Raise if the store cannot be reached."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    """One message as a consumer receives it. `commit()` marks it (and all before it in its partition) done."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str
+    value: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timestamp: float = 0.0
+    commit: Callable[[], Awaitable[None]] = field(default=lambda: _done(), repr=False, compare=False)
+
+    @property
+    def message_id(self) -> str:
+        """The publisher-assigned id handlers deduplicate on (at-least-once delivery)."""
+        return self.headers.get("message-id", f"{self.topic}/{self.partition}/{self.offset}")
+
+
+async def _done() -> None:
+    return None
+
+
+class Bus(Protocol):
+    """Topics with keyed partitions, consumer groups and committed offsets (DESIGN.md §4).
+
+    The key (a camera id) picks the partition, so one camera's messages stay ordered. Every
+    consumer group receives every message (fan-out); members of one group share the partitions.
+    Delivery is at-least-once: a message not committed is delivered again after a restart or a
+    rebalance, so handlers deduplicate on `message_id`.
+
+    >>> await bus.ensure_topics({"video-jobs-critical": 6})
+    >>> await bus.publish("video-jobs-critical", key=str(camera_id), value=job.model_dump_json().encode())
+    >>> async for msg in bus.consume(["video-jobs-critical"], group="worker-fire_smoke"):
+    ...     await handle(msg); await msg.commit()
+    """
+
+    async def ensure_topics(self, topics: Mapping[str, int]) -> None:
+        """Create missing topics with the given partition counts (existing ones are left alone)."""
+        ...
+
+    async def publish(self, topic: str, *, key: str, value: bytes, headers: Mapping[str, str] | None = None) -> None:
+        """Append a message; returns once it is durable. A `message-id` header is added if absent."""
+        ...
+
+    def consume(self, topics: Sequence[str], *, group: str) -> AsyncIterator[BusMessage]:
+        """Messages for this group member, from the group's committed offsets, until cancelled."""
+        ...
+
+    async def lag(self, group: str, topics: Sequence[str]) -> dict[str, int]:
+        """Messages not yet committed by `group`, per topic (queue depth for metrics)."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the bus cannot be reached."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and stop background work."""
         ...

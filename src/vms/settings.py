@@ -65,6 +65,14 @@ class CacheSettings(BaseModel):
     default_ttl_s: int = Field(300, ge=1, le=86_400, description="TTL for cached configuration (5 min).")
 
 
+class BusSettings(BaseModel):
+    """The message bus between roles (jobs, detections, events, config changes)."""
+
+    kind: Literal["embedded", "kafka"] = Field("embedded", description="Embedded SQLite log or Apache Kafka.")
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers when kind=kafka.")
+    embedded_path: Path | None = Field(None, description="Embedded log file; default <data_dir>/bus.db.")
+
+
 class SecuritySettings(BaseModel):
     """Tokens, MFA, passwords and encryption at rest."""
 
@@ -114,6 +122,7 @@ class Settings(BaseSettings):
     rate_limits: RateLimitSettings = RateLimitSettings()
     database: DatabaseSettings = DatabaseSettings()
     cache: CacheSettings = CacheSettings()
+    bus: BusSettings = BusSettings()
     security: SecuritySettings = SecuritySettings()
     storage: StorageSettings = StorageSettings()
     logging: LoggingSettings = LoggingSettings()

@@ -23,7 +23,7 @@ CHECK_TIMEOUT_S = 2.0
 class ComponentHealth(BaseModel):
     """One dependency's state."""
 
-    status: Literal["up", "down", "not_configured"]
+    status: Literal["up", "down"]
     latency_ms: float | None = None
     detail: str | None = None
 
@@ -58,16 +58,15 @@ async def ready(container: AppContainer) -> JSONResponse:
 @router.get("/detailed", response_model=HealthReport, responses={503: {"model": HealthReport}})
 async def detailed(container: AppContainer) -> JSONResponse:
     """Every component: database, cache, audit store, bus, storage."""
-    names = ("database", "cache", "audit", "storage")
+    names = ("database", "cache", "audit", "bus", "storage")
     checks = await asyncio.gather(
         _check(lambda: _database(container)),
         _check(container.cache.ping),
         _check(container.audit_store.ping),
+        _check(container.bus.ping),
         _check(lambda: _storage(container.settings.storage.root)),
     )
     components = dict(zip(names, checks, strict=True))
-    # The bus port arrives with the AI job pipeline (issue 5); until then it is honestly absent.
-    components["bus"] = ComponentHealth(status="not_configured", detail="No bus adapter in this build yet.")
     down = [n for n, c in components.items() if c.status == "down"]
     status = "down" if "database" in down else "degraded" if down else "up"
     report = HealthReport(status=status, components=components)

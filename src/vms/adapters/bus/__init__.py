@@ -1,0 +1,1 @@
+"""Bus adapters: an embedded durable log (SQLite) and Apache Kafka."""

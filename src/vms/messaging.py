@@ -1,0 +1,93 @@
+"""Running a bus consumer: idempotent handling, retries, dead letters.
+
+Shared by every consuming role (workers, events, notify, watchdog) so each of them gets the same
+delivery guarantees: a message is handled at least once, a redelivered message whose id was
+already handled is skipped, a failing message is retried with backoff and then parked on the
+dead-letter topic with its error, and the consumer moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from vms.kernel.topics import DEAD_LETTER
+from vms.ports import Bus, BusMessage, Cache
+
+log = structlog.get_logger(__name__)
+Handler = Callable[[BusMessage], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often a failing message is tried before it becomes a dead letter."""
+
+    max_attempts: int = 3
+    backoff_s: float = 0.2  # doubles per attempt
+
+
+async def run_consumer(
+    bus: Bus,
+    topics: Sequence[str],
+    *,
+    group: str,
+    handler: Handler,
+    seen: Cache,
+    retry: RetryPolicy = RetryPolicy(),
+    dedupe_ttl_s: float = 86_400,
+) -> None:
+    """Consume until cancelled: dedupe, handle with retries, dead-letter, commit.
+
+    >>> await run_consumer(bus, ["detections"], group="events", handler=on_detection, seen=cache)
+    """
+    async for message in bus.consume(topics, group=group):
+        await handle_one(
+            message, bus=bus, group=group, handler=handler, seen=seen, retry=retry, dedupe_ttl_s=dedupe_ttl_s
+        )
+
+
+async def handle_one(
+    message: BusMessage,
+    *,
+    bus: Bus,
+    group: str,
+    handler: Handler,
+    seen: Cache,
+    retry: RetryPolicy,
+    dedupe_ttl_s: float,
+) -> None:
+    """Handle one message with the guarantees above, then commit it."""
+    seen_key = f"bus:handled:{group}:{message.message_id}"
+    if await seen.get(seen_key) is not None:
+        await message.commit()  # a redelivery of something already done
+        return
+    error: Exception | None = None
+    for attempt in range(1, retry.max_attempts + 1):
+        try:
+            await handler(message)
+            error = None
+            break
+        except Exception as exc:  # a handler bug or bad payload must not stop the consumer
+            error = exc
+            log.warning("handler failed", topic=message.topic, offset=message.offset, attempt=attempt, error=str(exc))
+            if attempt < retry.max_attempts:
+                await asyncio.sleep(retry.backoff_s * 2 ** (attempt - 1))
+    if error is not None:
+        await bus.publish(
+            DEAD_LETTER,
+            key=message.key,
+            value=message.value,
+            headers={
+                **message.headers,
+                "dead-letter-topic": message.topic,
+                "dead-letter-group": group,
+                "dead-letter-error": f"{type(error).__name__}: {error}"[:500],
+            },
+        )
+        log.error("message dead-lettered", topic=message.topic, offset=message.offset, group=group)
+    else:
+        await seen.set(seen_key, b"1", ttl_s=dedupe_ttl_s)
+    await message.commit()
