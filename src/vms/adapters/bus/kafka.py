@@ -106,7 +106,11 @@ class KafkaBus:
             await admin.start()
             await probe.start()
             committed = await admin.list_consumer_group_offsets(group)
-            partitions = [TopicPartition(t, p) for t in topics for p in sorted(probe.partitions_for_topic(t) or ())]
+            partitions = [
+                TopicPartition(str(desc["topic"]), int(part["partition"]))
+                for desc in await admin.describe_topics(list(topics))
+                for part in desc.get("partitions", [])
+            ]
             ends = await probe.end_offsets(partitions) if partitions else {}
         except KafkaError as exc:
             raise ServiceUnavailable(f"Kafka unavailable: {exc}") from exc
