@@ -39,7 +39,7 @@ def unique(name: str) -> str:
 
 
 async def take(
-    bus: Bus, topics: list[str], group: str, n: int, *, commit: bool = True, timeout: float = 20
+    bus: Bus, topics: list[str], group: str, n: int, *, commit: bool = True, wait_s: float = 20
 ) -> list[BusMessage]:
     """Consume n messages as one group member, then leave the group."""
     got: list[BusMessage] = []
@@ -53,11 +53,11 @@ async def take(
                 if len(got) >= n:
                     return
 
-    await asyncio.wait_for(run(), timeout)
+    await asyncio.wait_for(run(), wait_s)
     return got
 
 
-async def first_matching(bus: Bus, topic: str, wanted, timeout: float = 20) -> list[BusMessage]:
+async def first_matching(bus: Bus, topic: str, wanted, wait_s: float = 20) -> list[BusMessage]:
     """The first message of `topic` that `wanted` accepts (the dead-letter topic is shared on Kafka)."""
 
     async def run() -> list[BusMessage]:
@@ -67,7 +67,7 @@ async def first_matching(bus: Bus, topic: str, wanted, timeout: float = 20) -> l
                     return [message]
         return []
 
-    return await asyncio.wait_for(run(), timeout)
+    return await asyncio.wait_for(run(), wait_s)
 
 
 async def test_a_published_message_arrives_with_key_value_and_headers(bus: Bus):

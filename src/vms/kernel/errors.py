@@ -66,6 +66,43 @@ class ModelNotLicensed(Forbidden):
     title = "AI model not licensed"
 
 
+class ModelIncompatible(ValidationFailed):
+    """A camera's streams fall short of what an AI model needs (resolution, bitrate)."""
+
+    title = "AI model incompatible with the camera"
+
+
+class StreamProblem(VmsError):
+    """A camera stream cannot be used as given; the message says what to fix (URL, credentials, camera)."""
+
+    status = 422
+    title = "Stream problem"
+
+
+class StreamUnreachable(StreamProblem):
+    """Nothing answered: connection refused, timed out, unknown host, or no stream at that path."""
+
+    title = "Stream unreachable"
+
+
+class StreamCredentialsRefused(StreamProblem):
+    """The camera answered 401/403 to the credentials it was given."""
+
+    title = "Camera refused the credentials"
+
+
+class NotAMediaStream(StreamProblem):
+    """The URL answers, but with something that is not (decodable) video."""
+
+    title = "Not a media stream"
+
+
+class UnsupportedCodec(StreamProblem):
+    """The stream is video in a codec the platform does not process (only H.264, H.265, MJPEG)."""
+
+    title = "Unsupported codec"
+
+
 class NotFound(VmsError):
     """The resource does not exist or belongs to another tenant (indistinguishable on purpose)."""
 
