@@ -103,6 +103,13 @@ class UnsupportedCodec(StreamProblem):
     title = "Unsupported codec"
 
 
+class CorruptVideo(VmsError):
+    """Video data that does not decode (truncated upload, garbage bytes, broken segment)."""
+
+    status = 422
+    title = "Corrupt video"
+
+
 class NotFound(VmsError):
     """The resource does not exist or belongs to another tenant (indistinguishable on purpose)."""
 

@@ -1,0 +1,1 @@
+"""Media: segments, recordings and the normaliser that turns video into model-ready frames."""
