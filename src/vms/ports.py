@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -185,4 +186,45 @@ class Bus(Protocol):
 
     async def close(self) -> None:
         """Release connections and stop background work."""
+        ...
+
+
+class BlobStore(Protocol):
+    """Immutable objects (segments, clips, snapshots, exports) by key; keys start with the tenant id,
+    so each customer's media sits under its own prefix (bucket) and can be moved or purged whole.
+
+    >>> await blobs.put_file("t1/cam7/main/2026/11/24/12/00000042.mp4", segment_path)
+    >>> data = await blobs.get("t1/cam7/main/2026/11/24/12/00000042.mp4")
+    """
+
+    async def put(self, key: str, data: bytes) -> int:
+        """Store bytes under `key` atomically (readers see all or nothing); returns the size."""
+        ...
+
+    async def put_file(self, key: str, path: Path, *, move: bool = False) -> int:
+        """Store a local file under `key` (moving it when allowed and cheap); returns the size."""
+        ...
+
+    async def get(self, key: str) -> bytes:
+        """The object's bytes; NotFound when absent."""
+        ...
+
+    async def local_path(self, key: str) -> Path | None:
+        """A filesystem path to read the object in place, when the store has one (else None)."""
+        ...
+
+    async def delete(self, *keys: str) -> None:
+        """Remove objects (missing ones are ignored)."""
+        ...
+
+    async def exists(self, key: str) -> bool:
+        """Whether `key` is stored."""
+        ...
+
+    async def list(self, prefix: str) -> list[str]:
+        """Keys starting with `prefix`, sorted."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the store cannot be written."""
         ...

@@ -1,0 +1,1 @@
+"""Blob adapters: local filesystem (single box, edge) and S3."""
