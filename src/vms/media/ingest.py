@@ -90,18 +90,18 @@ class StreamIngest:
         """Connect, segment, reconnect — forever, until the task is cancelled."""
         attempt = 0
         sequence = 0
+        loop = asyncio.get_running_loop()
+
+        def deliver(info: SegmentInfo) -> None:
+            # Runs on the segmenter thread; waiting here gives natural backpressure.
+            asyncio.run_coroutine_threadsafe(self._store(info), loop).result()
+
         while True:
             self._set(StreamStatus.CONNECTING)
             segmenter = Segmenter(
                 out_dir=self.work_dir, target_s=self.target_s, clock=self.clock, first_sequence=sequence
             )
             stop = threading.Event()
-            loop = asyncio.get_running_loop()
-
-            def deliver(info: SegmentInfo) -> None:
-                # Runs on the segmenter thread; waiting here gives natural backpressure.
-                asyncio.run_coroutine_threadsafe(self._store(info), loop).result()
-
             worker = asyncio.create_task(
                 asyncio.to_thread(
                     segmenter.run,
