@@ -1,0 +1,1 @@
+"""The AI plane: video jobs, the worker runtime and the analytics model plugins."""
