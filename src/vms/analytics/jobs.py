@@ -121,8 +121,9 @@ def make_jobs(
     for model in models:
         groups[priorities.get(model, MODEL_SPECS[model].default_priority)].append(model)
     duration = (segment.ended_at - segment.started_at).total_seconds()
-    inline = segment_bytes is not None and len(segment_bytes) <= INLINE_LIMIT_BYTES
-    video = segment.model_copy(update={"inline": base64.b64encode(segment_bytes).decode()}) if inline else segment
+    video = segment
+    if segment_bytes is not None and len(segment_bytes) <= INLINE_LIMIT_BYTES:
+        video = segment.model_copy(update={"inline": base64.b64encode(segment_bytes).decode()})
     fps = frames / duration if duration > 0 else 0.0
     bitrate = segment.bytes * 8 / 1000 / duration if duration > 0 else 0.0
     quality = SourceQuality(resolution=f"{width}x{height}", bitrate=round(bitrate, 1), fps=round(fps, 2), codec=codec)
