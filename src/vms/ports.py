@@ -6,7 +6,7 @@ and a real-engine adapter, and both pass one contract suite (tests/contract/).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -172,7 +172,7 @@ class Bus(Protocol):
         """Append a message; returns once it is durable. A `message-id` header is added if absent."""
         ...
 
-    def consume(self, topics: Sequence[str], *, group: str) -> AsyncIterator[BusMessage]:
+    def consume(self, topics: Sequence[str], *, group: str) -> AsyncGenerator[BusMessage, None]:
         """Messages for this group member, from the group's committed offsets, until cancelled."""
         ...
 

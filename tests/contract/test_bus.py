@@ -268,3 +268,14 @@ async def test_publishing_to_an_unknown_topic_is_refused(tmp_path: Path):
             await bus.publish("no-such-topic", key="k", value=b"v")
     finally:
         await bus.close()
+
+
+async def test_members_of_one_group_may_subscribe_to_different_topics(bus: Bus):
+    """A worker runs one consumer per priority topic in one group; each must get all of its topic."""
+    high, low, group = unique("high"), unique("low"), unique("worker")
+    await bus.ensure_topics({high: 6, low: 6})
+    for i in range(12):
+        await bus.publish(high, key=f"cam-{i}", value=b"h")
+        await bus.publish(low, key=f"cam-{i}", value=b"l")
+    got_high, got_low = await asyncio.gather(take(bus, [high], group, 12), take(bus, [low], group, 12))
+    assert len(got_high) == len(got_low) == 12

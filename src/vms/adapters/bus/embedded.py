@@ -2,8 +2,9 @@
 
 Same semantics as Kafka (DESIGN.md §4): keyed partitions, consumer groups that each get every
 message, group members sharing partitions, committed offsets, at-least-once delivery.
-Processes coordinate through the file: group members heartbeat into a table and each takes the
-partitions whose index matches its rank among live members. A member that stops heartbeating
+Processes coordinate through the file: group members heartbeat into a table with the topics they
+subscribe to, and for each topic a member takes the partitions whose index matches its rank among
+that topic's live subscribers (round-robin per topic, as Kafka's assignors do). A member that stops heartbeating
 for `session_timeout_s` loses its partitions to the others, which resume from the committed
 offsets — the same recovery Kafka's group coordinator gives.
 
@@ -19,7 +20,7 @@ import sqlite3
 import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -38,8 +39,8 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE TABLE IF NOT EXISTS offsets (
     grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, committed INTEGER NOT NULL,
     PRIMARY KEY (grp, topic, partition)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS members (
-    grp TEXT NOT NULL, member TEXT NOT NULL, heartbeat REAL NOT NULL,
+CREATE TABLE IF NOT EXISTS group_members (
+    grp TEXT NOT NULL, member TEXT NOT NULL, topics TEXT NOT NULL, heartbeat REAL NOT NULL,
     PRIMARY KEY (grp, member)) WITHOUT ROWID;
 """
 
@@ -89,7 +90,7 @@ class EmbeddedBus:
         if self._new_messages is not None:
             self._new_messages.set()  # wake this process's consumers at once; others poll
 
-    async def consume(self, topics: Sequence[str], *, group: str) -> AsyncIterator[BusMessage]:
+    async def consume(self, topics: Sequence[str], *, group: str) -> AsyncGenerator[BusMessage, None]:
         """Yield this member's messages from the group's committed offsets until cancelled."""
         member = uuid.uuid4().hex
         if self._new_messages is None:
@@ -200,15 +201,17 @@ class EmbeddedBus:
         db = self._db()
         now = time.time()
         db.execute(
-            "INSERT INTO members VALUES (?, ?, ?) "
-            "ON CONFLICT (grp, member) DO UPDATE SET heartbeat = excluded.heartbeat",
-            (group, member, now),
+            "INSERT INTO group_members VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (grp, member) DO UPDATE SET heartbeat = excluded.heartbeat, topics = excluded.topics",
+            (group, member, json.dumps(sorted(topics)), now),
         )
-        db.execute("DELETE FROM members WHERE grp = ? AND heartbeat < ?", (group, now - self.session_timeout_s))
-        live = [row[0] for row in db.execute("SELECT member FROM members WHERE grp = ? ORDER BY member", (group,))]
-        rank, size = live.index(member), len(live)
-        partitions = [(t, p) for t in sorted(topics) for p in range(self._partition_count(t))]
-        mine = [tp for i, tp in enumerate(partitions) if i % size == rank]
+        db.execute("DELETE FROM group_members WHERE grp = ? AND heartbeat < ?", (group, now - self.session_timeout_s))
+        live = db.execute("SELECT member, topics FROM group_members WHERE grp = ? ORDER BY member", (group,)).fetchall()
+        mine: list[tuple[str, int]] = []
+        for topic in topics:
+            subscribers = [m for m, subscribed in live if topic in json.loads(subscribed)]
+            rank, size = subscribers.index(member), len(subscribers)
+            mine += [(topic, p) for p in range(self._partition_count(topic)) if p % size == rank]
         committed = {
             (t, p): c
             for t, p, c in db.execute(
@@ -238,7 +241,7 @@ class EmbeddedBus:
         )
 
     def _leave(self, group: str, member: str) -> None:
-        self._db().execute("DELETE FROM members WHERE grp = ? AND member = ?", (group, member))
+        self._db().execute("DELETE FROM group_members WHERE grp = ? AND member = ?", (group, member))
 
     def _lag(self, group: str, topics: list[str]) -> dict[str, int]:
         db = self._db()

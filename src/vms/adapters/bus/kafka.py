@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from functools import partial
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -64,7 +64,7 @@ class KafkaBus:
         except KafkaError as exc:
             raise ServiceUnavailable(f"Kafka unavailable: {exc}") from exc
 
-    async def consume(self, topics: Sequence[str], *, group: str) -> AsyncIterator[BusMessage]:
+    async def consume(self, topics: Sequence[str], *, group: str) -> AsyncGenerator[BusMessage, None]:
         """Yield this member's messages; Kafka's group coordinator assigns the partitions."""
         consumer = AIOKafkaConsumer(
             *topics,
