@@ -84,10 +84,10 @@ def jobs(ref: SegmentRef, models: list[AiModel], priorities: dict[AiModel, Prior
     )
 
 
-async def run_until(worker: Worker, done, timeout: float = 15) -> None:
+async def run_until(worker: Worker, done, wait_s: float = 15) -> None:
     task = asyncio.create_task(worker.run())
     try:
-        for _ in range(int(timeout / 0.05)):
+        for _ in range(int(wait_s / 0.05)):
             if done():
                 return
             await asyncio.sleep(0.05)
@@ -126,7 +126,7 @@ async def test_one_decode_feeds_every_hosted_model_and_detections_are_published(
     got = await asyncio.wait_for(detections(bus, 2), 5)
     assert {d["model"] for d in got} == {"motion", "intrusion"}
     assert all(d["cameraId"] == str(CAMERA) and d["objectClass"] == "square" for d in got)
-    x, y, w, h = got[0]["boundingBox"]
+    x, y, w, _h = got[0]["boundingBox"]
     assert 0 <= x < 1 and 0.3 < y < 0.7 and 0 < w < 0.2  # the square sits a third of the way down
     assert worker.stats[AiModel.MOTION].jobs == 1
     assert worker.stats[AiModel.MOTION].percentile(99) is not None
