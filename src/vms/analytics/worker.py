@@ -79,7 +79,7 @@ class Worker:
         group: str | None = None,
         threads_per_model: int = 1,
         decode_threads: int = 2,
-        queue_limit: int = 32,
+        queue_per_priority: int = 8,
         starvation_s: float = 5.0,
     ) -> None:
         self.bus = bus
@@ -93,8 +93,15 @@ class Worker:
         self._pools = {m: ThreadPoolExecutor(threads_per_model, thread_name_prefix=f"model-{m.value}") for m in models}
         self._decoder = ThreadPoolExecutor(decode_threads, thread_name_prefix="decode")
         self._queue: list[_Queued] = []
-        self._space = asyncio.Semaphore(queue_limit)
-        self._ready = asyncio.Event()
+        # Each priority has its own room in the local queue: a full STANDARD backlog must never
+        # stop a CRITICAL job from being fetched (priority inversion).
+        self._space = {topic: asyncio.Semaphore(queue_per_priority) for topic in JOB_TOPICS}
+        # Jobs in flight: one per decode thread, so decoding overlaps across jobs. One slot is kept
+        # for CRITICAL jobs, so they never wait for a lower-priority decode to finish.
+        self._slots = max(1, decode_threads)
+        self._non_critical_slots = max(1, self._slots - 1)
+        self._in_flight: dict[asyncio.Task[None], int] = {}
+        self._changed = asyncio.Event()
         self._seq = itertools.count()
 
     async def run(self) -> None:
@@ -102,31 +109,51 @@ class Worker:
         feeders = [asyncio.create_task(self._feed(topic)) for topic in JOB_TOPICS]
         try:
             while True:
-                item = await self._next()
-                await self._process(item.message)
-                self._space.release()
+                item = self._pick()  # chosen only when a slot is free, so priority decides late
+                if item is None:
+                    self._changed.clear()
+                    await self._changed.wait()
+                    continue
+                task = asyncio.create_task(self._run_one(item))
+                self._in_flight[task] = item.rank
+                task.add_done_callback(self._finished)
         finally:
-            for task in feeders:
+            for task in (*feeders, *self._in_flight):
                 task.cancel()
-            await asyncio.gather(*feeders, return_exceptions=True)
+            await asyncio.gather(*feeders, *self._in_flight, return_exceptions=True)
             for pool in (*self._pools.values(), self._decoder):
                 pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _run_one(self, item: _Queued) -> None:
+        try:
+            await self._process(item.message)
+        finally:
+            self._space[item.message.topic].release()
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
+        self._changed.set()
 
     async def _feed(self, topic: str) -> None:
         async with contextlib.aclosing(self.bus.consume([topic], group=self.group)) as stream:
             async for message in stream:
-                await self._space.acquire()  # backpressure: stop fetching while the queue is full
+                await self._space[topic].acquire()  # backpressure: stop fetching while this queue is full
                 self._queue.append(_Queued(RANK[topic], next(self._seq), time.monotonic(), message))
-                self._ready.set()
+                self._changed.set()
 
-    async def _next(self) -> _Queued:
-        while not self._queue:
-            self._ready.clear()
-            await self._ready.wait()
-        oldest = min(self._queue, key=lambda q: q.seq)
-        waited = time.monotonic() - oldest.received
+    def _pick(self) -> _Queued | None:
+        """The next job to start, or None when no slot may take any queued job."""
+        if not self._queue or len(self._in_flight) >= self._slots:
+            return None
+        non_critical_busy = sum(1 for rank in self._in_flight.values() if rank > 0)
+        allowed = (
+            self._queue if non_critical_busy < self._non_critical_slots else [q for q in self._queue if q.rank == 0]
+        )
+        if not allowed:
+            return None
+        oldest = min(allowed, key=lambda q: q.seq)
         # Highest priority first; but a job that has waited too long goes next, whatever its rank.
-        pick = oldest if waited >= self.starvation_s else min(self._queue)
+        pick = oldest if time.monotonic() - oldest.received >= self.starvation_s else min(allowed)
         self._queue.remove(pick)
         return pick
 
