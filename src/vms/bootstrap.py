@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from vms.adapters.audit.mongo import MongoAuditStore
 from vms.adapters.audit.sql import SqlAuditStore
 from vms.adapters.bus.embedded import EmbeddedBus
 from vms.adapters.bus.kafka import KafkaBus
@@ -18,6 +19,8 @@ from vms.adapters.sql.engine import make_engine, make_sessionmaker, open_session
 from vms.auth.passwords import Passwords
 from vms.auth.service import IdentityKit
 from vms.auth.tokens import TokenSigner
+from vms.cameras.probe import Prober, PyAvProber
+from vms.config.cache import ConfigCache
 from vms.kernel.crypto import SecretBox
 from vms.kernel.tenancy import TenantScope
 from vms.ports import AuditStore, Bus, Cache, RateLimiter
@@ -37,6 +40,8 @@ class Container:
     audit_store: AuditStore
     identity: IdentityKit
     bus: Bus
+    config: ConfigCache  # configuration through the cache, with this process's refresh bookkeeping
+    prober: Prober = field(default_factory=PyAvProber)  # camera stream probe; tests swap in a fake
 
     @asynccontextmanager
     async def unit_of_work(self, scope: TenantScope, actor: Actor) -> AsyncIterator[UnitOfWork]:
@@ -51,6 +56,8 @@ class Container:
         """Release connections."""
         await self.bus.close()
         await self.cache.close()
+        if isinstance(self.audit_store, MongoAuditStore):
+            await self.audit_store.close()
         await self.engine.dispose()
 
 
@@ -91,10 +98,18 @@ def build_container(settings: Settings) -> Container:
         sessions=sessions,
         cache=cache,
         rate_limiter=limiter,
-        audit_store=SqlAuditStore(sessions),
+        audit_store=build_audit_store(settings, sessions),
         identity=identity,
         bus=build_bus(settings),
+        config=ConfigCache(cache, ttl_s=settings.cache.default_ttl_s),
     )
+
+
+def build_audit_store(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> AuditStore:
+    """The audit store the settings ask for."""
+    if settings.audit.kind == "mongo":
+        return MongoAuditStore.from_url(settings.audit.mongo_url, settings.audit.mongo_database)
+    return SqlAuditStore(sessions)
 
 
 def build_bus(settings: Settings) -> Bus:

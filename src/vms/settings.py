@@ -73,6 +73,16 @@ class BusSettings(BaseModel):
     embedded_path: Path | None = Field(None, description="Embedded log file; default <data_dir>/bus.db.")
 
 
+class AuditSettings(BaseModel):
+    """Where the append-only audit log lives."""
+
+    kind: Literal["sql", "mongo"] = Field(
+        "sql", description="SQL table (written in the change's own transaction) or MongoDB (after the commit)."
+    )
+    mongo_url: str = Field("mongodb://127.0.0.1:27017/", description="MongoDB (or FerretDB) URL when kind=mongo.")
+    mongo_database: str = Field("vms", min_length=1, description="MongoDB database holding the audit_log collection.")
+
+
 class SecuritySettings(BaseModel):
     """Tokens, MFA, passwords and encryption at rest."""
 
@@ -123,6 +133,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     cache: CacheSettings = CacheSettings()
     bus: BusSettings = BusSettings()
+    audit: AuditSettings = AuditSettings()
     security: SecuritySettings = SecuritySettings()
     storage: StorageSettings = StorageSettings()
     logging: LoggingSettings = LoggingSettings()

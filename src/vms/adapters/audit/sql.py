@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms.audit.models import AuditRecord
 from vms.kernel.clock import as_utc
+from vms.kernel.errors import Conflict
 from vms.ports import AuditEntry, AuditQuery
 
 
@@ -26,13 +28,18 @@ class SqlAuditStore:
 
     async def append(self, entries: Sequence[AuditEntry], *, session: AsyncSession | None) -> None:
         """Insert records (in `session`'s transaction when given)."""
-        rows = [entry.model_dump() for entry in entries]
-        if session is not None:
-            await session.execute(insert(AuditRecord), rows)
+        if not entries:
             return
-        async with self._sessions() as own:
-            await own.execute(insert(AuditRecord), rows)
-            await own.commit()
+        rows = [entry.model_dump() for entry in entries]
+        try:
+            if session is not None:
+                await session.execute(insert(AuditRecord), rows)
+                return
+            async with self._sessions() as own:
+                await own.execute(insert(AuditRecord), rows)
+                await own.commit()
+        except IntegrityError as exc:
+            raise Conflict("An audit record with this id already exists; records are never rewritten.") from exc
 
     async def query(self, query: AuditQuery, *, limit: int, offset: int) -> tuple[list[AuditEntry], int]:
         """Records matching the filter, newest first, with the total count."""
