@@ -145,3 +145,36 @@ async def account(
 ) -> SignedIn:
     """Create a user and sign them in."""
     return await sign_in(client, await user(container, tenant_id=tenant_id, role=role))
+
+
+async def camera(
+    container: Container,
+    *,
+    tenant_id: uuid.UUID,
+    name: str | None = None,
+    main_url: str = "rtsp://192.0.2.10:554/main",
+    status: str = "unknown",
+    **fields: Any,
+) -> Any:
+    """A camera of a customer, added through the camera service without probing (stream info stays empty).
+
+    `fields` are further CameraCreate fields (zone_id, tags, sub_url, auth, enabled_models …); `status`
+    is what the ingest role would have recorded. Returns the CameraRead.
+    """
+    from vms.cameras import service as cameras
+    from vms.cameras.models import CameraStatus
+    from vms.cameras.schemas import CameraCreate
+
+    async with container.unit_of_work(TenantScope.of(tenant_id), Actor.system("test")) as uow:  # type: ignore[arg-type]
+        read = await cameras.create_camera(
+            uow=uow,
+            tenant_id=tenant_id,
+            secrets=container.identity.secrets,
+            prober=container.prober,
+            data=CameraCreate(name=name or f"Camera {next(_seq)}", main_url=main_url, probe=False, **fields),
+        )
+        if status != CameraStatus.UNKNOWN:
+            await cameras.set_status(uow=uow, camera_id=read.id, status=CameraStatus(status))
+            read = await cameras.get_camera(uow=uow, camera_id=read.id)
+        await uow.commit()
+    return read

@@ -1,0 +1,119 @@
+"""Tables of the cameras domain: the location tree, cameras, and named camera groups.
+
+The site → building → floor → zone hierarchy is one self-referencing table (`Node`, with a
+`kind`) rather than four: the tree, rename, move, delete-when-empty and the counts are one code
+path, and a rule table (`PARENT_KIND`) keeps the levels in order. Cameras hang off zones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vms.kernel.orm import Base, HasId, TenantOwned
+
+
+class NodeKind(StrEnum):
+    """The levels of the location tree, top to bottom."""
+
+    SITE = "site"
+    BUILDING = "building"
+    FLOOR = "floor"
+    ZONE = "zone"
+
+
+PARENT_KIND: dict[NodeKind, NodeKind | None] = {
+    NodeKind.SITE: None,
+    NodeKind.BUILDING: NodeKind.SITE,
+    NodeKind.FLOOR: NodeKind.BUILDING,
+    NodeKind.ZONE: NodeKind.FLOOR,
+}
+
+
+class Node(HasId, TenantOwned, Base):
+    """A site, building, floor or zone of a customer."""
+
+    __tablename__ = "hierarchy_nodes"
+    __table_args__ = (CheckConstraint("kind IN ('site', 'building', 'floor', 'zone')", name="kind"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("hierarchy_nodes.id"), index=True)
+
+
+class CameraStatus(StrEnum):
+    """Whether the ingest role currently receives the camera's stream."""
+
+    UNKNOWN = "unknown"
+    ONLINE = "online"
+    DEGRADED = "degraded"  # connected, but packets arrive late or reconnects are frequent
+    OFFLINE = "offline"
+    AUTH_FAILED = "auth_failed"  # the camera refuses the stored credentials
+
+
+class Camera(HasId, TenantOwned, Base):
+    """A camera: its stream URLs (never with credentials), encrypted credentials, probe results, AI models."""
+
+    __tablename__ = "cameras"
+    __table_args__ = (
+        # External ids (from a bulk import or another VMS) are unique per customer when given.
+        # SQL Server counts NULLs as equal in a unique index, hence the filter there.
+        Index(
+            "uq_cameras_tenant_id_external_id",
+            "tenant_id",
+            "external_id",
+            unique=True,
+            mssql_where=text("external_id IS NOT NULL"),
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    main_url: Mapped[str] = mapped_column(String(2048))
+    sub_url: Mapped[str | None] = mapped_column(String(2048))
+    manufacturer: Mapped[str | None] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(100))
+    firmware: Mapped[str | None] = mapped_column(String(100))
+    zone_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("hierarchy_nodes.id"), index=True)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    # "none" or one of the auth methods; the secrets themselves are one SecretBox token of a JSON object.
+    auth_method: Mapped[str] = mapped_column(String(16), default="none")
+    credentials: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=CameraStatus.UNKNOWN.value, index=True)
+    main_stream: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    sub_stream: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    probed_at: Mapped[datetime | None]
+    enabled_models: Mapped[list[str]] = mapped_column(default=list)
+    # Per enabled model, the stream it runs on: {"anpr": "main", "motion": "sub"}.
+    model_streams: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime | None]
+
+
+class CameraGroup(HasId, TenantOwned, Base):
+    """A named set of cameras cutting across the tree ("Entrances", "Car park LPR")."""
+
+    __tablename__ = "camera_groups"
+    __table_args__ = (Index("uq_camera_groups_tenant_id_name", "tenant_id", "name", unique=True),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(1000))
+
+
+class CameraGroupMember(TenantOwned, Base):
+    """One camera in one group; the rows go when either side is deleted."""
+
+    __tablename__ = "camera_group_members"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("camera_groups.id", ondelete="CASCADE"), primary_key=True)
+    camera_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
