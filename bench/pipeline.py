@@ -26,18 +26,19 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.media import make_clip  # noqa: E402
-from vms.adapters.blobs.filesystem import FilesystemBlobStore  # noqa: E402
-from vms.adapters.bus.embedded import EmbeddedBus  # noqa: E402
-from vms.adapters.bus.kafka import KafkaBus  # noqa: E402
-from vms.analytics.jobs import SegmentRef, make_jobs, publish_jobs  # noqa: E402
-from vms.analytics.plugin import AnalyticsModel, Detection  # noqa: E402
-from vms.analytics.worker import Worker  # noqa: E402
-from vms.kernel.ai_models import AiModel  # noqa: E402
-from vms.kernel.topics import PARTITIONS  # noqa: E402
-from vms.media.normalize import NormalizedClip, normalize  # noqa: E402
-from vms.media.segmenter import Segmenter, SegmentInfo  # noqa: E402
-from vms.ports import Bus  # noqa: E402
+from tests.media import make_clip
+
+from vms.adapters.blobs.filesystem import FilesystemBlobStore
+from vms.adapters.bus.embedded import EmbeddedBus
+from vms.adapters.bus.kafka import KafkaBus
+from vms.analytics.jobs import SegmentRef, make_jobs, publish_jobs
+from vms.analytics.plugin import AnalyticsModel, Detection
+from vms.analytics.worker import Worker
+from vms.kernel.ai_models import AiModel
+from vms.kernel.topics import PARTITIONS
+from vms.media.normalize import NormalizedClip, normalize
+from vms.media.segmenter import Segmenter, SegmentInfo
+from vms.ports import Bus
 
 CUSTOMER = uuid.uuid4()
 

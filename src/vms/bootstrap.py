@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from vms.adapters.audit.mongo import MongoAuditStore
 from vms.adapters.audit.sql import SqlAuditStore
+from vms.adapters.blobs.filesystem import FilesystemBlobStore
 from vms.adapters.bus.embedded import EmbeddedBus
 from vms.adapters.bus.kafka import KafkaBus
 from vms.adapters.cache.memory import MemoryCache, MemoryRateLimiter
@@ -23,7 +24,7 @@ from vms.cameras.probe import Prober, PyAvProber
 from vms.config.cache import ConfigCache
 from vms.kernel.crypto import SecretBox
 from vms.kernel.tenancy import TenantScope
-from vms.ports import AuditStore, Bus, Cache, RateLimiter
+from vms.ports import AuditStore, BlobStore, Bus, Cache, RateLimiter
 from vms.settings import Settings
 from vms.uow import Actor, UnitOfWork
 
@@ -40,6 +41,7 @@ class Container:
     audit_store: AuditStore
     identity: IdentityKit
     bus: Bus
+    blobs: BlobStore
     config: ConfigCache  # configuration through the cache, with this process's refresh bookkeeping
     prober: Prober = field(default_factory=PyAvProber)  # camera stream probe; tests swap in a fake
 
@@ -101,6 +103,7 @@ def build_container(settings: Settings) -> Container:
         audit_store=build_audit_store(settings, sessions),
         identity=identity,
         bus=build_bus(settings),
+        blobs=FilesystemBlobStore(settings.storage.root),
         config=ConfigCache(cache, ttl_s=settings.cache.default_ttl_s),
     )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter
@@ -64,7 +63,7 @@ async def detailed(container: AppContainer) -> JSONResponse:
         _check(container.cache.ping),
         _check(container.audit_store.ping),
         _check(container.bus.ping),
-        _check(lambda: _storage(container.settings.storage.root)),
+        _check(container.blobs.ping),
     )
     components = dict(zip(names, checks, strict=True))
     down = [n for n, c in components.items() if c.status == "down"]
@@ -85,13 +84,3 @@ async def _check(probe: Callable[[], Awaitable[None]]) -> ComponentHealth:
 async def _database(container: Container) -> None:
     async with container.engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
-
-
-async def _storage(root: Path) -> None:
-    def probe() -> None:
-        root.mkdir(parents=True, exist_ok=True)
-        marker = root / ".health"
-        marker.write_bytes(b"ok")
-        marker.unlink()
-
-    await asyncio.to_thread(probe)

@@ -8,7 +8,22 @@ from vms.audit.api import router as audit
 from vms.auth.api import customer_users
 from vms.auth.api import router as auth
 from vms.auth.api import users_router as users
+from vms.cameras.api import groups_router as camera_groups
+from vms.cameras.api import router as cameras
+from vms.cameras.api import sites_router as sites
+from vms.config.api import router as config
 from vms.tenants.api import own as account
 from vms.tenants.api import router as customers
 
-V1_ROUTERS: list[APIRouter] = [auth, users, customers, customer_users, account, audit]
+V1_ROUTERS: list[APIRouter] = [
+    auth,
+    users,
+    customers,
+    customer_users,
+    account,
+    audit,
+    sites,
+    cameras,
+    camera_groups,
+    config,
+]

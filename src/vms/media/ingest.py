@@ -83,6 +83,7 @@ class StreamIngest:
     stall_s: float = 10.0
     backoff: Backoff = field(default_factory=Backoff)
     options: dict[str, str] = field(default_factory=lambda: {"rtsp_transport": "tcp"})
+    realtime: bool = False  # pace a file source at its frame rate (the demo camera)
     clock: Callable[[], datetime] = utcnow
     health: StreamHealth = field(default_factory=StreamHealth)
 

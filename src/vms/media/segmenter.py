@@ -106,11 +106,13 @@ class Segmenter:
         options: dict[str, str] | None = None,
         open_timeout_s: float = 10,
         read_timeout_s: float = 10,
+        realtime: bool = False,
     ) -> None:
         """Read `source` until it ends, fails or `stop` is set; every complete segment goes to `on_segment`.
 
         The segment in progress when the source fails is closed and reported if it holds at
         least one keyframe-started group of pictures; its end is the last packet received.
+        `realtime` paces a file source at its own frame rate, so a looping file acts as a camera.
         """
         self.out_dir.mkdir(parents=True, exist_ok=True)
         current: _Open | None = None
@@ -134,6 +136,8 @@ class Segmenter:
                     if anchor is None or jumped:
                         anchor = (now, t)
                     at = anchor[0] + timedelta(seconds=t - anchor[1])
+                    if realtime and (ahead := (at - self.clock()).total_seconds()) > 0:
+                        stop.wait(ahead)  # returns early when asked to stop
                     if current is not None and (
                         jumped or (packet.is_keyframe and (at - current.started_at).total_seconds() >= self.target_s)
                     ):

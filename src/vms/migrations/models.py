@@ -2,7 +2,10 @@
 
 from vms.audit import models as audit_models
 from vms.auth import models as auth_models
+from vms.cameras import models as camera_models
+from vms.config import models as config_models
 from vms.kernel.orm import Base
+from vms.media import models as media_models
 from vms.tenants import models as tenant_models
 
-__all__ = ["Base", "audit_models", "auth_models", "tenant_models"]
+__all__ = ["Base", "audit_models", "auth_models", "camera_models", "config_models", "media_models", "tenant_models"]

@@ -87,3 +87,16 @@ def test_a_stop_request_closes_the_open_segment_cleanly(tmp_path: Path):
     assert len(got) == 2  # the first full one, then the one open when stop was seen
     assert all(len(normalize(s.path, started_at=s.started_at)) > 0 for s in got)
     assert not list((tmp_path / "out").glob("*.part"))
+
+
+def test_realtime_pacing_plays_a_file_at_its_own_speed(tmp_path: Path):
+    import time
+
+    clip = make_clip(tmp_path / "cam.mp4", width=160, height=120, fps=10, seconds=2)
+    started = time.monotonic()
+    got: list[SegmentInfo] = []
+    Segmenter(out_dir=tmp_path / "out", target_s=1).run(
+        str(clip), on_segment=got.append, stop=threading.Event(), realtime=True
+    )
+    assert 1.7 <= time.monotonic() - started <= 3.0
+    assert len(got) == 2
