@@ -31,10 +31,11 @@ def _settings() -> Settings:
 
 @app.command()
 def serve() -> None:
-    """Run the whole platform in one process tree (single box): migrate, first-run accounts, api."""
+    """Run the whole single box: migrate, first-run accounts, the API and camera ingest."""
     from vms.bootstrap import build_container
     from vms.roles import api
     from vms.roles.demo import ensure_first_accounts
+    from vms.roles.ingest import IngestRole
 
     settings = _settings()
     api.migrate_if_embedded(settings)
@@ -43,17 +44,26 @@ def serve() -> None:
         container = build_container(settings)
         try:
             created = await ensure_first_accounts(container)
+            url = f"http://{settings.api.host}:{settings.api.port}"
+            lines = [f"VMS Platform is starting on {url}  (API docs: {url}/docs)"]
+            if created:
+                lines.append("First run: these accounts were created (also in .data/first-sign-in.txt):")
+                lines += [f"  {c.label:<20} {c.email:<22} password: {c.password}" for c in created]
+            else:
+                lines.append(
+                    f"Sign in with your account; first-run passwords are in {settings.data_dir}/first-sign-in.txt"
+                )
+            lines.append("Sign-in asks you to enrol an authenticator app (TOTP) the first time.")
+            # One process on the single box: the API and the ingest of every camera, side by side;
+            # when the API stops (Ctrl+C), ingest stops with it.
+            ingest = asyncio.create_task(IngestRole(container).run())
+            try:
+                await api.serve(container, banner="\n".join(lines))
+            finally:
+                ingest.cancel()
+                await asyncio.gather(ingest, return_exceptions=True)
         finally:
             await container.close()
-        url = f"http://{settings.api.host}:{settings.api.port}"
-        lines = [f"VMS Platform is starting on {url}  (API docs: {url}/docs)"]
-        if created:
-            lines.append("First run: these accounts were created (also in .data/first-sign-in.txt):")
-            lines += [f"  {c.label:<20} {c.email:<22} password: {c.password}" for c in created]
-        else:
-            lines.append(f"Sign in with your account; first-run passwords are in {settings.data_dir}/first-sign-in.txt")
-        lines.append("Sign-in asks you to enrol an authenticator app (TOTP) the first time.")
-        await api.run(settings, banner="\n".join(lines))
 
     asyncio.run(main())
 
@@ -66,6 +76,26 @@ def role_api() -> None:
     settings = _settings()
     api.migrate_if_embedded(settings)
     asyncio.run(api.run(settings))
+
+
+@role_app.command("ingest")
+def role_ingest() -> None:
+    """Record every enabled camera and publish its AI jobs."""
+    from vms.bootstrap import build_container
+    from vms.roles import api
+    from vms.roles.ingest import IngestRole
+
+    settings = _settings()
+    api.migrate_if_embedded(settings)
+
+    async def main() -> None:
+        container = build_container(settings)
+        try:
+            await IngestRole(container).run()
+        finally:
+            await container.close()
+
+    asyncio.run(main())
 
 
 @app.command()

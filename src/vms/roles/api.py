@@ -7,7 +7,7 @@ from sqlalchemy.engine import make_url
 
 from vms import migrations
 from vms.api.app import create_app
-from vms.bootstrap import build_container
+from vms.bootstrap import Container, build_container
 from vms.settings import Settings
 
 
@@ -20,16 +20,25 @@ async def run(settings: Settings, *, banner: str | None = None) -> None:
     """Serve until interrupted; the container is closed on the way out."""
     container = build_container(settings)
     try:
-        app = create_app(container)
-        config = uvicorn.Config(
-            app, host=settings.api.host, port=settings.api.port, log_config=None, proxy_headers=False, access_log=False
-        )
-        server = uvicorn.Server(config)
-        if banner:
-            print(banner, flush=True)
-        await server.serve()
+        await serve(container, banner=banner)
     finally:
         await container.close()
+
+
+async def serve(container: Container, *, banner: str | None = None) -> None:
+    """Serve the API on the container's settings until interrupted."""
+    settings = container.settings
+    config = uvicorn.Config(
+        create_app(container),
+        host=settings.api.host,
+        port=settings.api.port,
+        log_config=None,
+        proxy_headers=False,
+        access_log=False,
+    )
+    if banner:
+        print(banner, flush=True)
+    await uvicorn.Server(config).serve()
 
 
 def migrate_if_embedded(settings: Settings) -> None:
