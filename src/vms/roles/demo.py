@@ -1,17 +1,23 @@
-"""First-run accounts for the single box, so `make run` ends with something to sign in to.
+"""First run of the single box, so `make run` ends with something to sign in to and watch.
 
 Creates, only when the database has no users: a provider admin, a demo customer licensed for all
-ten AI models, and that customer's Admin. Passwords are random, printed once and written to
-`<data_dir>/first-sign-in.txt` (mode 600).
+ten AI models, that customer's Admin, and a simulated camera — a clip generated on the spot
+(moving shapes, H.264 720p, keyframe every second) that the ingest role plays in real time, in a
+loop, so recording and AI jobs run from the first minute. Passwords are random, printed once and
+written to `<data_dir>/first-sign-in.txt` (mode 600).
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import av
+import numpy as np
 from sqlalchemy import func, select
 
 from vms.auth import users
@@ -19,6 +25,8 @@ from vms.auth.models import User
 from vms.auth.permissions import Role
 from vms.auth.schemas import UserCreate
 from vms.bootstrap import Container
+from vms.cameras.models import Camera
+from vms.cameras.probe import StreamInfo
 from vms.kernel.ai_models import AiModel
 from vms.kernel.clock import utcnow
 from vms.kernel.tenancy import TenantScope
@@ -77,10 +85,52 @@ async def ensure_first_accounts(container: Container) -> list[Credentials]:
             tenant_id=customer.id,
             data=UserCreate(email=admin.email, role=Role.ADMIN, full_name="Demo Admin", password=admin.password),
         )
+        clip = await asyncio.to_thread(make_demo_clip, container.settings.data_dir / "demo" / "camera.mp4")
+        uow.add(
+            Camera(
+                tenant_id=customer.id,
+                name="Demo camera (simulated)",
+                main_url=clip.resolve().as_uri(),
+                manufacturer="VMS demo",
+                enabled_models=[AiModel.MOTION.value, AiModel.TAMPERING.value],
+                model_streams={AiModel.MOTION.value: "main", AiModel.TAMPERING.value: "main"},
+                main_stream=StreamInfo(
+                    codec="h264", width=1280, height=720, fps=25, bitrate_kbps=1500, gop_s=1.0
+                ).model_dump(mode="json"),
+            )
+        )
         await uow.commit()
     created = [provider, admin]
     _write_note(container.settings.data_dir / "first-sign-in.txt", created)
     return created
+
+
+def make_demo_clip(path: Path, *, seconds: int = 30, width: int = 1280, height: int = 720, fps: int = 25) -> Path:
+    """Encode the demo camera's footage once (a few seconds of CPU): shapes moving over a gradient."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_suffix(".part.mp4")
+    background = np.zeros((height, width, 3), np.uint8)
+    background[..., 2] = np.linspace(40, 160, width, dtype=np.uint8)[None, :]
+    background[..., 1] = np.linspace(30, 90, height, dtype=np.uint8)[:, None]
+    with av.open(str(temp), mode="w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.gop_size = fps  # a keyframe every second: segments cut cleanly at 5 s
+        stream.options = {"preset": "ultrafast", "tune": "zerolatency"}
+        for i in range(seconds * fps):
+            frame = background.copy()
+            x = int((width - 120) * (0.5 + 0.5 * math.sin(i / 40)))
+            frame[height // 2 - 60 : height // 2 + 60, x : x + 120] = (230, 200, 40)  # a "person" crossing
+            frame[40:60, 40 : 40 + (i % fps) * (width - 80) // fps] = 255  # a one-second sweep
+            video = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            for packet in stream.encode(video):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    temp.replace(path)
+    return path
 
 
 def _write_note(path: Path, created: list[Credentials]) -> None:

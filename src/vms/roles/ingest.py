@@ -89,7 +89,7 @@ class IngestRole:
             if stream == "main":
                 asyncio.get_running_loop().create_task(self._status(target, health.status))
 
-        is_file = "://" not in url
+        is_file = url.startswith("file:") or "://" not in url  # the demo camera: a clip played in a loop
         ingest = StreamIngest(
             url=url,
             work_dir=work_dir,
