@@ -90,6 +90,7 @@ class Worker:
         self.starvation_s = starvation_s
         self.stats: dict[AiModel, ModelStats] = defaultdict(ModelStats)
         self.decoded = 0
+        self.completed = 0  # jobs finished and committed (detections published first)
         self._pools = {m: ThreadPoolExecutor(threads_per_model, thread_name_prefix=f"model-{m.value}") for m in models}
         self._decoder = ThreadPoolExecutor(decode_threads, thread_name_prefix="decode")
         self._queue: list[_Queued] = []
@@ -196,6 +197,7 @@ class Worker:
             stats.detections += len(result)
             stats.latencies_ms.append((time.time() - published_at) * 1000)
         await message.commit()
+        self.completed += 1
 
     async def _decode(self, job: VideoJob) -> NormalizedClip:
         segment = job.video_segment

@@ -121,7 +121,8 @@ async def test_one_decode_feeds_every_hosted_model_and_detections_are_published(
     await publish_jobs(
         bus, jobs(refs[0], [AiModel.MOTION, AiModel.INTRUSION], priorities={AiModel.INTRUSION: Priority.STANDARD})
     )
-    await run_until(worker, lambda: len(order) == 2)
+    await run_until(worker, lambda: worker.completed == 1)
+    assert len(order) == 2
     assert worker.decoded == 1  # decode once, two models
     got = await asyncio.wait_for(detections(bus, 2), 5)
     assert {d["model"] for d in got} == {"motion", "intrusion"}
@@ -157,7 +158,7 @@ async def test_jobs_for_models_hosted_elsewhere_are_skipped_without_decoding(pla
     worker = Worker(bus=bus, blobs=blobs, models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)})
     await publish_jobs(bus, jobs(refs[0], [AiModel.ANPR]))
     await publish_jobs(bus, jobs(refs[1], [AiModel.MOTION]))
-    await run_until(worker, lambda: len(order) == 1)
+    await run_until(worker, lambda: worker.completed == 1)
     assert worker.decoded == 1
     assert await bus.lag(worker.group, ["video-jobs-standard"]) == {"video-jobs-standard": 0}
 
@@ -172,7 +173,8 @@ async def test_a_failing_model_is_counted_and_the_job_still_completes(plant):
     order: list[tuple[AiModel, int]] = []
     worker = Worker(bus=bus, blobs=blobs, models={AiModel.MOTION: Broken(AiModel.MOTION, order)})
     await publish_jobs(bus, jobs(refs[0], [AiModel.MOTION]))
-    await run_until(worker, lambda: worker.stats[AiModel.MOTION].failures == 1)
+    await run_until(worker, lambda: worker.completed == 1)
+    assert worker.stats[AiModel.MOTION].failures == 1
     assert await bus.lag(worker.group, ["video-jobs-standard"]) == {"video-jobs-standard": 0}
 
 

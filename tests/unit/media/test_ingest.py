@@ -65,17 +65,24 @@ async def test_an_unreachable_camera_is_offline_and_retried(tmp_path: Path):
 async def test_a_corrupt_source_does_not_kill_the_supervisor(tmp_path: Path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"garbage" * 1000)
+    statuses: list[StreamStatus] = []
 
     async def store(info: SegmentInfo) -> None:
         raise AssertionError("nothing to store")
 
     ingest = StreamIngest(
-        url=str(junk), work_dir=tmp_path / "w", on_segment=store, backoff=Backoff(base_s=0.02, cap_s=0.05), options={}
+        url=str(junk),
+        work_dir=tmp_path / "w",
+        on_segment=store,
+        on_status=lambda health: statuses.append(health.status),
+        backoff=Backoff(base_s=0.02, cap_s=0.05),
+        options={},
     )
     await run_for(ingest, 0.5)
     assert ingest.health.reconnects >= 2
-    assert ingest.health.status is StreamStatus.OFFLINE
-    assert not list((tmp_path / "w").glob("*")) or not list((tmp_path / "w").glob("*.mp4"))
+    assert StreamStatus.OFFLINE in statuses and StreamStatus.ONLINE not in statuses
+    assert "Invalid data" in (ingest.health.last_error or "")
+    assert not list((tmp_path / "w").glob("*.mp4"))
 
 
 def test_backoff_grows_is_capped_and_jittered():
