@@ -84,6 +84,11 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="Requests per endpoint per round.")
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="An empty database to use instead of a fresh SQLite file (e.g. a scratch PostgreSQL database).",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="vms-bench-"))
@@ -91,7 +96,7 @@ async def main() -> None:
     env = {
         **os.environ,
         "VMS_DATA_DIR": str(tmp),
-        "VMS_DATABASE__URL": f"sqlite+aiosqlite:///{tmp}/vms.db",
+        "VMS_DATABASE__URL": args.database_url or f"sqlite+aiosqlite:///{tmp}/vms.db",
         "VMS_API__PORT": str(port),
         "VMS_LOGGING__LEVEL": "WARNING",
         "VMS_RATE_LIMITS__PER_IP_PER_MINUTE": "0",
@@ -124,6 +129,7 @@ async def main() -> None:
             {
                 "bench": "api_latency",
                 "concurrency": args.concurrency,
+                "database": env["VMS_DATABASE__URL"].split(":")[0],
                 "bare": b,
                 "authenticated_list": a,
                 "p99_ratio": round(a["p99_ms"] / b["p99_ms"], 2),
