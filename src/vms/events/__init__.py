@@ -1,0 +1,1 @@
+"""Events: detections turned into trusted, correlated incidents operators work on."""
