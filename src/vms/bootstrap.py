@@ -103,7 +103,7 @@ def build_container(settings: Settings) -> Container:
         audit_store=build_audit_store(settings, sessions),
         identity=identity,
         bus=build_bus(settings),
-        blobs=FilesystemBlobStore(settings.storage.root),
+        blobs=build_blobs(settings),
         config=ConfigCache(cache, ttl_s=settings.cache.default_ttl_s),
     )
 
@@ -113,6 +113,22 @@ def build_audit_store(settings: Settings, sessions: async_sessionmaker[AsyncSess
     if settings.audit.kind == "mongo":
         return MongoAuditStore.from_url(settings.audit.mongo_url, settings.audit.mongo_database)
     return SqlAuditStore(sessions)
+
+
+def build_blobs(settings: Settings) -> BlobStore:
+    """The blob store the settings ask for."""
+    st = settings.storage
+    if st.kind == "s3":
+        from vms.adapters.blobs.s3 import S3BlobStore  # boto3 costs ~0.5 s to import; only when used
+
+        return S3BlobStore(
+            bucket=st.s3_bucket,
+            endpoint_url=st.s3_endpoint,
+            access_key=st.s3_access_key,
+            secret_key=st.s3_secret_key,
+            region=st.s3_region,
+        )
+    return FilesystemBlobStore(st.root)
 
 
 def build_bus(settings: Settings) -> Bus:

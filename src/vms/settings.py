@@ -109,7 +109,17 @@ class SecuritySettings(BaseModel):
 class StorageSettings(BaseModel):
     """Blob storage for segments, clips and snapshots."""
 
+    kind: Literal["filesystem", "s3"] = Field("filesystem", description="Local directory or an S3 bucket.")
     root: Path = Field(Path(".data/blobs"), description="Directory of the filesystem blob store.")
+    s3_endpoint: str = Field(
+        "http://127.0.0.1:8333", description="S3 endpoint URL when kind=s3 (SeaweedFS, MinIO); empty for AWS."
+    )
+    s3_bucket: str = Field(
+        "vms", min_length=3, max_length=63, description="Bucket holding the blobs; created if missing."
+    )
+    s3_access_key: str = Field("", description="S3 access key id; empty uses the AWS default credential chain.")
+    s3_secret_key: str = Field("", description="S3 secret access key; empty uses the AWS default credential chain.")
+    s3_region: str = Field("us-east-1", min_length=1, description="S3 region (signing; where AWS creates the bucket).")
 
 
 class LoggingSettings(BaseModel):

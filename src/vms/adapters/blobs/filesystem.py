@@ -12,7 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from vms.kernel.errors import NotFound, ServiceUnavailable, ValidationFailed
+from vms.adapters.blobs import check_key
+from vms.kernel.errors import NotFound, ServiceUnavailable
 
 
 class FilesystemBlobStore:
@@ -68,10 +69,7 @@ class FilesystemBlobStore:
         await self.put(".health/ping", b"ok")
 
     def _path(self, key: str) -> Path:
-        parts = key.split("/")
-        if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\x00" in key:
-            raise ValidationFailed(f"Invalid blob key {key!r}.")
-        return self.root.joinpath(*parts)
+        return self.root.joinpath(*check_key(key))
 
     @staticmethod
     def _write(target: Path, data: bytes) -> int:
