@@ -43,7 +43,7 @@ from vms.uow import Actor, UnitOfWork
 
 
 @contextlib.asynccontextmanager
-async def keep_config_fresh(app: FastAPI) -> AsyncIterator[None]:
+async def config_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """While the API serves: listen for config changes and refresh critical keys (this process's share)."""
     container: Container = app.state.container
     task = asyncio.create_task(
@@ -61,7 +61,7 @@ async def keep_config_fresh(app: FastAPI) -> AsyncIterator[None]:
             await task
 
 
-router = APIRouter(prefix="/config", tags=["config"], lifespan=keep_config_fresh)
+router = APIRouter(prefix="/config", tags=["config"], lifespan=config_lifespan)
 Reader = Annotated[Principal, Depends(require(Permission.CONFIG_READ))]
 Writer = Annotated[Principal, Depends(require(Permission.CONFIG_WRITE))]
 DryRun = Annotated[bool, Query(description="Answer with what the change would do, and save nothing.")]

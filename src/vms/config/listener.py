@@ -39,6 +39,7 @@ log = structlog.get_logger(__name__)
 ORIGIN = f"{socket.gethostname()}-{os.getpid()}"
 REPLAY_WINDOW_S = 60.0  # a new process skips older changes: nothing it caches can predate them
 SETTLE_S = 0.5  # the second drop, after in-flight reads of the old value have written it back
+PUBLISH_ATTEMPTS = 3  # a transient bus error (a locked embedded log, a Kafka leader change) gets retried
 KEYS_PER_MESSAGE = 2_000  # keeps a customer-wide refresh far below Kafka's 1 MiB message limit
 _topic_ready: weakref.WeakSet[object] = weakref.WeakSet()
 
@@ -68,6 +69,14 @@ class ConfigChange(BaseModel):
         )
 
     @classmethod
+    def nodes_changed(cls, nodes: list[NodeRef]) -> ConfigChange:
+        """Many nodes of one customer changed at once (patch_many): their exact keys, one message per
+        few thousand, instead of a key scan per node."""
+        tenants = {node.tenant_id for node in nodes}
+        tenant_id = tenants.pop() if len(tenants) == 1 else None
+        return cls(kind="changed", tenant_id=tenant_id, keys=[node.cache_key for node in nodes])
+
+    @classmethod
     def refresh(cls, *, tenant_id: uuid.UUID | None, prefixes: list[str], keys: list[str]) -> ConfigChange:
         """A manual refresh: a customer's keys, or (tenant_id None) every config key."""
         if tenant_id is None:
@@ -93,22 +102,27 @@ async def announce(*, bus: Bus, config_cache: ConfigCache, change: ConfigChange)
     saved, and other processes pick it up when their entries expire (the TTL).
     """
     dropped = await config_cache.invalidate(prefixes=change.prefixes, keys=change.keys)
-    try:
-        await ensure_topic(bus)
-        for message in change.messages():
-            await bus.publish(
-                CONFIG_CHANGES,
-                key=str(change.tenant_id or "system"),
-                value=message.model_dump_json().encode(),
-                headers={"tenant-id": str(change.tenant_id or "")},
+    for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+        try:
+            await ensure_topic(bus)
+            for message in change.messages():  # a retry may repeat a message: dropping twice is harmless
+                await bus.publish(
+                    CONFIG_CHANGES,
+                    key=str(change.tenant_id or "system"),
+                    value=message.model_dump_json().encode(),
+                    headers={"tenant-id": str(change.tenant_id or "")},
+                )
+            break
+        except Exception as exc:  # any bus failure: the change is committed and must still be reported as done
+            if attempt < PUBLISH_ATTEMPTS:
+                await asyncio.sleep(0.05 * 2 ** (attempt - 1))
+                continue
+            log.warning(
+                "config change saved but not announced; other processes see it when their cache expires",
+                error=str(exc),
+                level=change.level,
+                node_id=str(change.node_id or ""),
             )
-    except Exception as exc:  # any bus failure: the change is committed and must still be reported as done
-        log.warning(
-            "config change saved but not announced; other processes see it when their cache expires",
-            error=str(exc),
-            level=change.level,
-            node_id=str(change.node_id or ""),
-        )
     return dropped
 
 
@@ -149,9 +163,10 @@ async def run_config_listener(
         settling.add(task)
         task.add_done_callback(settling.discard)
 
-    backoff = 1.0
+    backoff = 0.1
     try:
         while True:
+            started = time.monotonic()
             try:
                 await ensure_topic(bus)
                 await run_consumer(
@@ -160,6 +175,8 @@ async def run_config_listener(
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bus or cache outage must not end invalidation for good
+                if time.monotonic() - started > 60:
+                    backoff = 0.1  # it had been running fine: a new outage starts the backoff over
                 log.warning("config listener stopped; restarting", error=str(exc), retry_in_s=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)

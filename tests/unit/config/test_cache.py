@@ -253,6 +253,46 @@ async def test_a_new_process_does_not_replay_old_changes(container, settings):
         await other.close()
 
 
+async def test_a_bulk_change_reaches_another_process_as_exact_keys_in_bounded_messages(container, settings):
+    other = build_container(settings)
+    try:
+        tenant = uuid.uuid4()
+        nodes = [NodeRef.camera(tenant, uuid.uuid4()) for _ in range(3_000)]
+        change = ConfigChange.nodes_changed(nodes)
+        assert change.prefixes == [] and len(change.keys) == 3_000
+        assert [len(m.keys) for m in change.messages()] == [2_000, 1_000]
+        for node in nodes:
+            await other.cache.set(node.cache_key, b"{}")
+        async with listening(other):
+            await announce(bus=container.bus, config_cache=container.config, change=change)
+            await wait_gone(other.cache, nodes[-1].cache_key, within_s=1.0)
+        assert all([await other.cache.get(node.cache_key) is None for node in nodes])
+    finally:
+        await other.close()
+
+
+async def test_a_transient_bus_error_is_retried(container, settings):
+    """Two processes opening a fresh embedded log at once can see 'database is locked' once."""
+    other = build_container(settings)
+    real_publish, failures = container.bus.publish, [RuntimeError("database is locked")]
+
+    async def flaky_publish(*args, **kwargs):
+        if failures:
+            raise failures.pop()
+        await real_publish(*args, **kwargs)
+
+    container.bus.publish = flaky_publish  # type: ignore[method-assign]
+    try:
+        node = NodeRef.site(uuid.uuid4(), uuid.uuid4())
+        await other.cache.set(node.cache_key, b"{}")
+        async with listening(other):
+            await announce(bus=container.bus, config_cache=container.config, change=ConfigChange.node_changed(node))
+            await wait_gone(other.cache, node.cache_key, within_s=1.0)
+        assert failures == []
+    finally:
+        await other.close()
+
+
 async def test_a_bus_that_is_down_costs_freshness_not_the_change(client, container, world):
     await container.bus.close()  # every publish now fails
     result = await patch(client, world.admin, "/customer", {"retention.days": 21})

@@ -151,7 +151,16 @@ class EmbeddedBus:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            for attempt in range(50):
+                # Switching a new file to WAL needs a moment alone with it and does not wait on the
+                # busy timeout: two processes opening a fresh bus at once would otherwise fail.
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.02 * (attempt + 1))
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process crash
             conn.executescript(SCHEMA)
             self._conn = conn
