@@ -6,14 +6,14 @@ Reading needs camera:read (every customer role); writing needs camera:write (Adm
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 
 from vms.api.deps import AppContainer, Paging, UoW, require
 from vms.auth.permissions import Permission
 from vms.auth.principal import Principal
-from vms.cameras import groups, hierarchy, service
+from vms.cameras import bulk_import, groups, hierarchy, service
 from vms.cameras.models import CameraStatus, NodeKind
 from vms.cameras.schemas import (
     CameraCreate,
@@ -26,6 +26,7 @@ from vms.cameras.schemas import (
     GroupPage,
     GroupRead,
     GroupUpdate,
+    ImportReport,
     NodeCreate,
     NodePage,
     NodeRead,
@@ -118,6 +119,47 @@ async def create_camera(body: CameraCreate, uow: UoW, user: Writer, container: A
     """Add a camera after probing its streams (unless probe is false) and checking its AI models."""
     return await service.create_camera(
         uow=uow, tenant_id=user.tenant, secrets=container.identity.secrets, prober=container.prober, data=body
+    )
+
+
+@router.get(
+    "/import/template",
+    response_class=Response,
+    responses={200: {"content": {bulk_import.CSV_TYPE: {}, bulk_import.XLSX_TYPE: {}}}},
+)
+async def get_camera_import_template(
+    _: Writer,
+    file_format: Annotated[Literal["csv", "xlsx"], Query(alias="format", description="csv or xlsx.")] = "csv",
+) -> Response:
+    """The bulk import template: the header row and one example row."""
+    content, media_type, filename = bulk_import.template(file_format)
+    return Response(
+        content=content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+@router.post("/import", response_model=ImportReport)
+async def import_cameras(
+    uow: UoW,
+    user: Writer,
+    container: AppContainer,
+    file: Annotated[UploadFile, File(description="A .csv (UTF-8, ',' or ';') or .xlsx file laid out as the template.")],
+    dry_run: Annotated[bool, Query(description="Only validate and report; write nothing.")] = True,
+    probe: Annotated[bool, Query(description="Probe new and changed streams (slow: seconds per camera).")] = False,
+) -> ImportReport:
+    """Create or update cameras from a CSV or XLSX file, matched by external_id; bad rows are reported."""
+    max_bytes = container.settings.api.max_body_bytes
+    return await bulk_import.import_cameras(
+        uow=uow,
+        tenant_id=user.tenant,
+        secrets=container.identity.secrets,
+        prober=container.prober,
+        data=await file.read(max_bytes + 1),
+        filename=file.filename,
+        content_type=file.content_type,
+        max_bytes=max_bytes,
+        dry_run=dry_run,
+        probe=probe,
     )
 
 

@@ -401,3 +401,29 @@ class GroupRead(BaseModel):
 
 
 GroupPage = Page[GroupRead]
+
+
+# --- bulk import ----------------------------------------------------------------------------------
+
+
+class ImportRowError(BaseModel):
+    """One problem with one row of an import file (never repeats a credential)."""
+
+    row: int = Field(description="Row number in the file as a spreadsheet shows it; the header is row 1.")
+    field: str | None = Field(description="The column at fault; null when the row as a whole is refused.")
+    message: str
+
+
+class ImportReport(BaseModel):
+    """What an import did (or, in a dry run, would do)."""
+
+    dry_run: bool
+    total_rows: int = Field(description="Data rows in the file (blank rows are not counted).")
+    created: int
+    updated: int
+    unchanged: int
+    failed: int = Field(description="Rows with at least one error; nothing of them was written.")
+    errors: list[ImportRowError]
+    cameras: list[uuid.UUID] = Field(
+        description="Cameras created, updated or left unchanged, in file order (a dry run lists only existing ones)."
+    )
