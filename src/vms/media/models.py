@@ -1,11 +1,12 @@
-"""Tables of the media domain: the index of recorded segments."""
+"""Tables of the media domain: the index of recorded segments, recording holds and retention runs."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vms.kernel.orm import Base, HasId, TenantOwned
@@ -34,3 +35,48 @@ class Segment(HasId, TenantOwned, Base):
     keyframe_interval_s: Mapped[float | None]
     blob_key: Mapped[str] = mapped_column(String(400))
     source: Mapped[str] = mapped_column(String(16), default="rtsp")  # rtsp | sd_card (Profile G backfill)
+
+
+class HoldReason(StrEnum):
+    """Why recordings must outlive their retention."""
+
+    EVENT = "event"  # an event references the time (event-type retention applies)
+    EXPORT = "export"  # an export is being cut or kept
+    EVIDENCE = "evidence"  # a person put the time on hold (investigation, legal)
+
+
+class RecordingHold(HasId, TenantOwned, Base):
+    """A stretch of one camera's recordings that retention must not delete while the hold is active.
+
+    Active means `expires_at` is empty or in the future. Event and export holds are created by their
+    domains; evidence holds by supervisors through the API.
+    """
+
+    __tablename__ = "recording_holds"
+    __table_args__ = (Index("ix_recording_holds_camera_time", "camera_id", "starts_at"),)
+
+    camera_id: Mapped[uuid.UUID]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(16))  # HoldReason
+    reference_id: Mapped[str] = mapped_column(String(100))  # event id, export id or case number
+    expires_at: Mapped[datetime | None]
+    created_by: Mapped[uuid.UUID | None]  # the user; None for a service
+
+
+class RetentionRun(HasId, Base):
+    """One pass of the retention job (all customers of this storage), for liveness and reporting.
+
+    Not tenant-owned: the job works on the shared storage of an edge or a cloud region.
+    """
+
+    __tablename__ = "retention_runs"
+    __table_args__ = (Index("ix_retention_runs_started_at", "started_at"),)
+
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    deleted_by_age: Mapped[int] = mapped_column(default=0)
+    deleted_by_watermark: Mapped[int] = mapped_column(default=0)
+    bytes_freed: Mapped[int] = mapped_column(BigInteger, default=0)
+    orphans_swept: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(400))
