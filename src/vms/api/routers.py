@@ -12,6 +12,8 @@ from vms.cameras.api import groups_router as camera_groups
 from vms.cameras.api import router as cameras
 from vms.cameras.api import sites_router as sites
 from vms.config.api import router as config
+from vms.events.api import router as events
+from vms.media.api import router as recordings
 from vms.tenants.api import own as account
 from vms.tenants.api import router as customers
 
@@ -26,4 +28,6 @@ V1_ROUTERS: list[APIRouter] = [
     cameras,
     camera_groups,
     config,
+    recordings,
+    events,
 ]

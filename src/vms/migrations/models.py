@@ -4,8 +4,18 @@ from vms.audit import models as audit_models
 from vms.auth import models as auth_models
 from vms.cameras import models as camera_models
 from vms.config import models as config_models
+from vms.events import models as event_models
 from vms.kernel.orm import Base
 from vms.media import models as media_models
 from vms.tenants import models as tenant_models
 
-__all__ = ["Base", "audit_models", "auth_models", "camera_models", "config_models", "media_models", "tenant_models"]
+__all__ = [
+    "Base",
+    "audit_models",
+    "auth_models",
+    "camera_models",
+    "config_models",
+    "event_models",
+    "media_models",
+    "tenant_models",
+]

@@ -1,0 +1,84 @@
+"""Routes: the events inbox — search, details, operator actions, tags, notes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from vms.api.deps import Paging, UoW, require
+from vms.auth.permissions import Permission
+from vms.auth.principal import Principal
+from vms.events import service
+from vms.events.models import EventStatus
+from vms.events.schemas import EventAction, EventPage, EventRead, EventTags, NoteCreate, NoteRead
+from vms.kernel.ai_models import AiModel
+from vms.kernel.priority import Priority
+
+router = APIRouter(prefix="/events", tags=["events"])
+Reader = Annotated[Principal, Depends(require(Permission.EVENT_READ))]
+Actor = Annotated[Principal, Depends(require(Permission.EVENT_ACT))]
+
+
+@router.get("", response_model=EventPage)
+async def list_events(
+    uow: UoW,
+    user: Reader,
+    page: Paging,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    camera_id: Annotated[list[uuid.UUID] | None, Query(max_length=200)] = None,
+    event_type: AiModel | None = None,
+    status: EventStatus | None = None,
+    priority: Priority | None = None,
+    tag: Annotated[str | None, Query(max_length=40)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text in notes or the object class.")] = None,
+) -> EventPage:
+    """The inbox: events matching the filters, newest first."""
+    user.tenant  # noqa: B018  (events belong to customers; provider staff have none)
+    items, total = await service.search(
+        uow=uow,
+        since=since,
+        until=until,
+        camera_ids=camera_id,
+        event_type=event_type,
+        status=status,
+        priority=priority,
+        tag=tag,
+        text=q,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return EventPage(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/{event_id}", response_model=EventRead)
+async def get_event(event_id: uuid.UUID, uow: UoW, user: Reader) -> EventRead:
+    """One event."""
+    return await service.get_event(uow=uow, event_id=event_id)
+
+
+@router.post("/{event_id}/actions", response_model=EventRead)
+async def act_on_event(event_id: uuid.UUID, body: EventAction, uow: UoW, user: Actor) -> EventRead:
+    """Acknowledge, resolve, mark as false positive, or reopen."""
+    return await service.act(uow=uow, event_id=event_id, data=body)
+
+
+@router.put("/{event_id}/tags", response_model=EventRead)
+async def tag_event(event_id: uuid.UUID, body: EventTags, uow: UoW, user: Actor) -> EventRead:
+    """Replace the event's tags (False Alarm, Critical, custom)."""
+    return await service.set_tags(uow=uow, event_id=event_id, tags=body.tags)
+
+
+@router.get("/{event_id}/notes", response_model=list[NoteRead])
+async def list_event_notes(event_id: uuid.UUID, uow: UoW, user: Reader) -> list[NoteRead]:
+    """The comment thread."""
+    return await service.list_notes(uow=uow, event_id=event_id)
+
+
+@router.post("/{event_id}/notes", status_code=201, response_model=NoteRead)
+async def add_event_note(event_id: uuid.UUID, body: NoteCreate, uow: UoW, user: Actor) -> NoteRead:
+    """Add a comment."""
+    return await service.add_note(uow=uow, event_id=event_id, text=body.text)

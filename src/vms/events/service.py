@@ -1,0 +1,170 @@
+"""Events: store what the correlator decides, search, and the operator's actions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Text, cast, or_, select
+
+from vms.events.correlate import Change, Outcome
+from vms.events.models import Event, EventNote, EventStatus
+from vms.events.schemas import DetectionMetadata, EventAction, EventRead, NoteRead
+from vms.kernel.ai_models import AiModel
+from vms.kernel.clock import as_utc, utcnow
+from vms.kernel.errors import Conflict
+from vms.kernel.paging import LIKE_ESCAPE, contains_pattern
+from vms.kernel.priority import Priority
+from vms.uow import UnitOfWork
+
+# action → (states it may start from, state it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[EventStatus], EventStatus]] = {
+    "acknowledge": (frozenset({EventStatus.NEW}), EventStatus.ACKNOWLEDGED),
+    "resolve": (frozenset({EventStatus.NEW, EventStatus.ACKNOWLEDGED}), EventStatus.RESOLVED),
+    "false_positive": (frozenset({EventStatus.NEW, EventStatus.ACKNOWLEDGED}), EventStatus.FALSE_POSITIVE),
+    "reopen": (frozenset({EventStatus.RESOLVED, EventStatus.FALSE_POSITIVE}), EventStatus.ACKNOWLEDGED),
+}
+
+
+async def apply_outcome(
+    *, uow: UnitOfWork, outcome: Outcome, tenant_id: uuid.UUID, priority: Priority, model_version: str = "1"
+) -> Event | None:
+    """Create the event on OPENED; extend it on UPDATED and CLOSED. Idempotent on the incident id."""
+    incident = outcome.incident
+    event = await uow.session.get(Event, incident.id)
+    if event is None:
+        if outcome.change is not Change.OPENED:
+            return None  # an update for an event this instance never opened (e.g. after a restart)
+        event = Event(
+            id=incident.id,
+            tenant_id=tenant_id,
+            camera_id=incident.camera_id,
+            event_type=incident.model.value,
+            confidence=round(incident.best_score, 4),
+            occurred_at=incident.first_at,
+            priority=priority.value,
+            object_class=incident.object_class,
+            tracking_id=incident.track_id,
+            bounding_box=list(incident.box),
+            model_version=model_version,
+            detections=incident.hits,
+        )
+        uow.add(event)
+        await uow.flush()
+        return event
+    event.confidence = round(max(event.confidence, incident.best_score), 4)
+    event.detections = incident.hits
+    event.bounding_box = list(incident.box)
+    if outcome.change is Change.CLOSED:
+        event.ended_at = incident.last_at
+    event.updated_at = utcnow()
+    return event
+
+
+async def search(
+    *,
+    uow: UnitOfWork,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    camera_ids: list[uuid.UUID] | None = None,
+    event_type: AiModel | None = None,
+    status: EventStatus | None = None,
+    priority: Priority | None = None,
+    tag: str | None = None,
+    text: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[EventRead], int]:
+    """Events matching every given filter, newest first."""
+    stmt = select(Event).order_by(Event.occurred_at.desc(), Event.id)
+    if since is not None:
+        stmt = stmt.where(Event.occurred_at >= since)
+    if until is not None:
+        stmt = stmt.where(Event.occurred_at < until)
+    if camera_ids:
+        stmt = stmt.where(Event.camera_id.in_(camera_ids))
+    for column, value in ((Event.event_type, event_type), (Event.status, status), (Event.priority, priority)):
+        if value is not None:
+            stmt = stmt.where(column == value.value)
+    if tag:
+        # Tags are a JSON list; matching the quoted tag in its text works the same on every engine.
+        stmt = stmt.where(cast(Event.tags, Text).ilike(contains_pattern(f'"{tag.lower()}"'), escape=LIKE_ESCAPE))
+    if text:
+        notes = select(EventNote.event_id).where(EventNote.text.ilike(contains_pattern(text), escape=LIKE_ESCAPE))
+        stmt = stmt.where(
+            or_(Event.id.in_(notes), Event.object_class.ilike(contains_pattern(text), escape=LIKE_ESCAPE))
+        )
+    rows, total = await uow.page(stmt, limit=limit, offset=offset)
+    return [event_read(e) for e in rows], total
+
+
+async def get_event(*, uow: UnitOfWork, event_id: uuid.UUID) -> EventRead:
+    """One event."""
+    return event_read(await uow.get(Event, event_id, what="Event"))
+
+
+async def act(*, uow: UnitOfWork, event_id: uuid.UUID, data: EventAction) -> EventRead:
+    """Acknowledge, resolve, mark false positive or reopen; repeating the current state is a no-op."""
+    event = await uow.get(Event, event_id, what="Event")
+    allowed_from, target = TRANSITIONS[data.action]
+    current = EventStatus(event.status)
+    if current is not target:
+        if current not in allowed_from:
+            raise Conflict(f"An event that is {current.value} cannot be {data.action.replace('_', ' ')}d.")
+        before = {"status": current.value}
+        event.status = target.value
+        event.updated_at = utcnow()
+        uow.audit(data.action, "event", event.id, old=before, new={"status": target.value})
+    if data.note:
+        await add_note(uow=uow, event_id=event_id, text=data.note)
+    return event_read(event)
+
+
+async def set_tags(*, uow: UnitOfWork, event_id: uuid.UUID, tags: list[str]) -> EventRead:
+    """Replace the event's tags (normalised: trimmed, lower-case, unique)."""
+    event = await uow.get(Event, event_id, what="Event")
+    before = list(event.tags)
+    event.tags = sorted({t.strip().lower() for t in tags if t.strip()})
+    uow.audit("tag", "event", event.id, old={"tags": before}, new={"tags": event.tags})
+    return event_read(event)
+
+
+async def add_note(*, uow: UnitOfWork, event_id: uuid.UUID, text: str) -> NoteRead:
+    """Append a comment to the event's thread."""
+    await uow.get(Event, event_id, what="Event")
+    note = EventNote(event_id=event_id, author_id=uow.actor.user_id, author=uow.actor.email, text=text)
+    uow.add(note)
+    await uow.flush()
+    uow.audit("create", "event_note", note.id, new={"event_id": str(event_id), "text": text})
+    return NoteRead.model_validate(note)
+
+
+async def list_notes(*, uow: UnitOfWork, event_id: uuid.UUID) -> list[NoteRead]:
+    """The event's comments, oldest first."""
+    await uow.get(Event, event_id, what="Event")
+    rows = await uow.session.execute(
+        select(EventNote).where(EventNote.event_id == event_id).order_by(EventNote.created_at)
+    )
+    return [NoteRead.model_validate(n) for n in rows.scalars()]
+
+
+def event_read(event: Event) -> EventRead:
+    """The requirements-§7 view of an event."""
+    return EventRead(
+        event_id=event.id,
+        customer_id=event.tenant_id,
+        camera_id=event.camera_id,
+        event_type=AiModel(event.event_type),
+        confidence=event.confidence,
+        timestamp=as_utc(event.occurred_at),
+        ended_at=as_utc(event.ended_at) if event.ended_at else None,
+        detection_metadata=DetectionMetadata(
+            bounding_box=list(event.bounding_box), object_class=event.object_class, tracking_id=event.tracking_id
+        ),
+        clip_url=event.clip_url,
+        priority=Priority(event.priority),
+        status=EventStatus(event.status),
+        tags=list(event.tags),
+        model_version=event.model_version,
+        detections=event.detections,
+    )

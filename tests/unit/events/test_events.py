@@ -1,0 +1,134 @@
+"""Detections from the bus become stored events once; operators work them through the API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from tests import factories
+from vms.auth.permissions import Role
+from vms.events.correlate import Correlator, Rules
+from vms.events.role import EventsRole
+from vms.kernel.topics import DETECTIONS, EVENTS, PARTITIONS
+
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+async def publish_walk(container, *, tenant, camera, seconds: float, track: str, model: str = "intrusion"):
+    for i in range(int(seconds * 5)):
+        doc = {
+            "model": model,
+            "cameraId": str(camera),
+            "customerId": str(tenant),
+            "segmentSequence": i // 25,
+            "frameTime": (T0 + timedelta(seconds=i / 5)).isoformat(),
+            "boundingBox": [0.1 + i * 0.005, 0.4, 0.1, 0.2],
+            "objectClass": "person",
+            "score": 0.9,
+            "trackingId": track,
+            "attributes": {},
+            "jobId": str(uuid.uuid4()),
+            "priority": "MEDIUM",
+        }
+        await container.bus.publish(DETECTIONS, key=str(camera), value=json.dumps(doc).encode())
+
+
+async def run_role(container, until, *, wait_s: float = 10) -> EventsRole:
+    role = EventsRole(
+        container,
+        correlator=Correlator(default_rules=Rules(min_hits=3, min_duration_s=1, close_after_s=2)),
+        expire_every_s=0.2,
+    )
+    task = asyncio.create_task(role.run())
+    try:
+        for _ in range(int(wait_s / 0.05)):
+            if until(role):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return role
+
+
+async def test_a_walk_through_becomes_one_stored_event_announced_on_the_bus(client, container):
+    await container.bus.ensure_topics(PARTITIONS)
+    customer = await factories.customer(container)
+    admin = await factories.account(client, container, tenant_id=customer.id, role=Role.ADMIN)
+    camera = uuid.uuid4()
+    await publish_walk(container, tenant=customer.id, camera=camera, seconds=6, track="t1")
+    await run_role(container, lambda r: r.changes["closed"] >= 1)  # opened, then closed (its object left)
+    page = (await client.get("/api/v1/events", headers=admin.headers)).json()
+    assert page["total"] == 1
+    event = page["items"][0]
+    assert set(event) >= {
+        "eventId",
+        "customerId",
+        "cameraId",
+        "eventType",
+        "confidence",
+        "timestamp",
+        "detectionMetadata",
+        "clipUrl",
+        "priority",
+        "status",
+    }
+    assert (event["eventType"], event["status"], event["priority"]) == ("intrusion", "NEW", "MEDIUM")
+    assert event["detectionMetadata"]["trackingId"] == "t1"
+    assert event["timestamp"].startswith("2026-11-24T12:00:00")
+    assert event["endedAt"] is not None
+    async with contextlib.aclosing(container.bus.consume([EVENTS], group="push")) as stream:
+        async for message in stream:
+            assert json.loads(message.value)["change"] == "opened"
+            break
+
+
+async def test_operators_acknowledge_resolve_tag_and_comment(client, container):
+    await container.bus.ensure_topics(PARTITIONS)
+    customer = await factories.customer(container)
+    supervisor = await factories.account(client, container, tenant_id=customer.id, role=Role.SUPERVISOR)
+    viewer = await factories.account(client, container, tenant_id=customer.id, role=Role.VIEWER)
+    await publish_walk(container, tenant=customer.id, camera=uuid.uuid4(), seconds=3, track="t9")
+    await run_role(container, lambda r: r.stored >= 1)
+    event_id = (await client.get("/api/v1/events", headers=viewer.headers)).json()["items"][0]["eventId"]
+    url = f"/api/v1/events/{event_id}"
+
+    assert (
+        await client.post(f"{url}/actions", headers=viewer.headers, json={"action": "acknowledge"})
+    ).status_code == 403
+    ack = await client.post(
+        f"{url}/actions", headers=supervisor.headers, json={"action": "acknowledge", "note": "guard sent"}
+    )
+    assert ack.json()["status"] == "ACKNOWLEDGED"
+    done = await client.post(f"{url}/actions", headers=supervisor.headers, json={"action": "resolve"})
+    assert done.json()["status"] == "RESOLVED"
+    again = await client.post(f"{url}/actions", headers=supervisor.headers, json={"action": "false_positive"})
+    assert again.status_code == 409
+    tags = await client.put(f"{url}/tags", headers=supervisor.headers, json={"tags": ["Critical", "critical", "night"]})
+    assert tags.json()["tags"] == ["critical", "night"]
+    await client.post(f"{url}/notes", headers=supervisor.headers, json={"text": "Door left open by cleaner"})
+    notes = (await client.get(f"{url}/notes", headers=viewer.headers)).json()
+    assert [n["text"] for n in notes] == ["guard sent", "Door left open by cleaner"]
+    found = (await client.get("/api/v1/events", params={"q": "cleaner"}, headers=viewer.headers)).json()
+    assert found["total"] == 1
+    by_tag = (
+        await client.get("/api/v1/events", params={"tag": "night", "status": "RESOLVED"}, headers=viewer.headers)
+    ).json()
+    assert by_tag["total"] == 1
+
+
+async def test_another_customers_event_is_not_found(client, container):
+    await container.bus.ensure_topics(PARTITIONS)
+    a, b = await factories.customer(container), await factories.customer(container)
+    admin_a = await factories.account(client, container, tenant_id=a.id, role=Role.ADMIN)
+    admin_b = await factories.account(client, container, tenant_id=b.id, role=Role.ADMIN)
+    await publish_walk(container, tenant=b.id, camera=uuid.uuid4(), seconds=3, track="b1")
+    await run_role(container, lambda r: r.stored >= 1)
+    event_id = (await client.get("/api/v1/events", headers=admin_b.headers)).json()["items"][0]["eventId"]
+    assert (await client.get("/api/v1/events", headers=admin_a.headers)).json()["total"] == 0
+    assert (await client.get(f"/api/v1/events/{event_id}", headers=admin_a.headers)).status_code == 404
+    act = await client.post(f"/api/v1/events/{event_id}/actions", headers=admin_a.headers, json={"action": "resolve"})
+    assert act.status_code == 404
