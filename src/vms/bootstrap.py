@@ -3,6 +3,7 @@ concrete adapters; everything else depends on ports."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -52,7 +53,8 @@ class Container:
         try:
             yield UnitOfWork(session=session, scope=scope, actor=actor, audit_store=self.audit_store)
         finally:
-            await session.close()
+            # Shielded: a background role cancelled at shutdown must still hand its connection back.
+            await asyncio.shield(session.close())
 
     async def close(self) -> None:
         """Release connections."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,9 +33,11 @@ def _settings() -> Settings:
 def serve() -> None:
     """Run the whole single box: migrate, first-run accounts, the API and camera ingest."""
     from vms.bootstrap import build_container
+    from vms.events.role import EventsRole
     from vms.roles import api
     from vms.roles.demo import ensure_first_accounts
     from vms.roles.ingest import IngestRole
+    from vms.roles.retention import RetentionRole
 
     settings = _settings()
     api.migrate_if_embedded(settings)
@@ -54,14 +56,18 @@ def serve() -> None:
                     f"Sign in with your account; first-run passwords are in {settings.data_dir}/first-sign-in.txt"
                 )
             lines.append("Sign-in asks you to enrol an authenticator app (TOTP) the first time.")
-            # One process on the single box: the API and the ingest of every camera, side by side;
-            # when the API stops (Ctrl+C), ingest stops with it.
-            ingest = asyncio.create_task(IngestRole(container).run())
+            # One process on the single box: the API beside the background roles (ingest of every
+            # camera, events, retention); when the API stops (Ctrl+C), they stop with it.
+            background = [
+                asyncio.create_task(role.run())
+                for role in (IngestRole(container), EventsRole(container), RetentionRole(container))
+            ]
             try:
                 await api.serve(container, banner="\n".join(lines))
             finally:
-                ingest.cancel()
-                await asyncio.gather(ingest, return_exceptions=True)
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
         finally:
             await container.close()
 
@@ -78,12 +84,10 @@ def role_api() -> None:
     asyncio.run(api.run(settings))
 
 
-@role_app.command("ingest")
-def role_ingest() -> None:
-    """Record every enabled camera and publish its AI jobs."""
+def _run_background_role(make_role: Any) -> None:
+    """Build the container, run one background role until interrupted, close the container."""
     from vms.bootstrap import build_container
     from vms.roles import api
-    from vms.roles.ingest import IngestRole
 
     settings = _settings()
     api.migrate_if_embedded(settings)
@@ -91,11 +95,35 @@ def role_ingest() -> None:
     async def main() -> None:
         container = build_container(settings)
         try:
-            await IngestRole(container).run()
+            await make_role(container).run()
         finally:
             await container.close()
 
     asyncio.run(main())
+
+
+@role_app.command("ingest")
+def role_ingest() -> None:
+    """Record every enabled camera and publish its AI jobs."""
+    from vms.roles.ingest import IngestRole
+
+    _run_background_role(IngestRole)
+
+
+@role_app.command("events")
+def role_events() -> None:
+    """Turn detections into events (correlation, dedup, suppression)."""
+    from vms.events.role import EventsRole
+
+    _run_background_role(EventsRole)
+
+
+@role_app.command("retention")
+def role_retention() -> None:
+    """Apply recording retention every hour (age, watermarks, holds)."""
+    from vms.roles.retention import RetentionRole
+
+    _run_background_role(RetentionRole)
 
 
 @app.command()

@@ -24,6 +24,7 @@ async def test_the_demo_camera_is_recorded_in_real_time_and_makes_jobs(container
         [camera] = (await uow.session.execute(select(Camera))).scalars().all()
     assert camera.main_url.startswith("file:///")
     role = IngestRole(container)
+    started = asyncio.get_running_loop().time()
     task = asyncio.create_task(role.run())
     segments: list[Segment] = []
     try:
@@ -32,11 +33,13 @@ async def test_the_demo_camera_is_recorded_in_real_time_and_makes_jobs(container
             async with container.unit_of_work(TenantScope.of(camera.tenant_id), Actor.system("test")) as uow:
                 segments = list((await uow.session.execute(select(Segment))).scalars())
             if segments:
+                waited = asyncio.get_running_loop().time() - started
                 break
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert segments, "the demo camera produced no segment in 15 s"
+    assert waited >= 4.5, "the clip is played in real time, like a camera, not read as fast as the disk allows"
     seg = segments[0]
     assert 4.5 <= (seg.ended_at - seg.started_at).total_seconds() <= 5.5
     path = await container.blobs.local_path(seg.blob_key)

@@ -6,7 +6,6 @@ A camera of another customer is 404, like a missing one.
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -178,15 +177,7 @@ def hold_read(hold: RecordingHold, *, now: datetime) -> HoldRead:
 
 def get_disk_usage(container: AppContainer) -> retention.DiskUsage | None:
     """(used, total) of the filesystem holding the blob store; None when it is not a local disk."""
-    root = container.settings.storage.root
-    if not root.exists():
-        return None
-
-    def usage() -> tuple[int, int]:
-        measured = shutil.disk_usage(root)
-        return measured.used, measured.total
-
-    return usage
+    return retention.local_disk_usage(container.settings.storage.root)
 
 
 DiskUsageDep = Annotated[retention.DiskUsage | None, Depends(get_disk_usage)]

@@ -112,6 +112,7 @@ class StreamIngest:
                     options=self.options,
                     open_timeout_s=self.stall_s,
                     read_timeout_s=self.stall_s,
+                    realtime=self.realtime,
                 )
             )
             watch = asyncio.create_task(self._watch(segmenter, stop))

@@ -19,11 +19,13 @@ order could leave an index row pointing at a missing file, which playback and ex
 from __future__ import annotations
 
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import structlog
 from sqlalchemy import delete, select
@@ -61,6 +63,18 @@ class RetentionPolicy:
 
 PolicyForCamera = Callable[[uuid.UUID, uuid.UUID], Awaitable[RetentionPolicy]]  # (tenant_id, camera_id)
 DiskUsage = Callable[[], tuple[int, int]]  # (used bytes, total bytes) of the segment storage
+
+
+def local_disk_usage(root: Path) -> DiskUsage | None:
+    """A DiskUsage for the filesystem holding `root`; None when there is no local directory (S3)."""
+    if not root.exists():
+        return None
+
+    def usage() -> tuple[int, int]:
+        measured = shutil.disk_usage(root)
+        return measured.used, measured.total
+
+    return usage
 
 
 @dataclass(slots=True)

@@ -1,0 +1,67 @@
+"""The retention role: apply recording retention on a schedule (DESIGN.md §2; issue 4 item 6).
+
+Every `interval_s` it deletes what the per-camera policy no longer keeps and, when the disk is
+above the high watermark, the oldest unprotected video until it is below the low one. Orphaned
+blobs are swept once a day. Each run is recorded, which is what the liveness alarm watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from vms.bootstrap import Container
+from vms.kernel.clock import utcnow
+from vms.kernel.tenancy import TenantScope
+from vms.media import retention
+from vms.uow import Actor
+
+log = structlog.get_logger(__name__)
+ACTOR = Actor.system("retention")
+
+
+class RetentionRole:
+    """Runs retention periodically until cancelled."""
+
+    def __init__(
+        self,
+        container: Container,
+        *,
+        interval_s: float = 3600.0,
+        first_after_s: float = 60.0,
+        watermark: tuple[float, float] = (0.90, 0.80),
+        sweep_every: int = 24,
+    ) -> None:
+        self.container = container
+        self.interval_s = interval_s
+        self.first_after_s = first_after_s
+        self.watermark = watermark
+        self.sweep_every = sweep_every
+        self.runs = 0
+
+    async def run(self) -> None:
+        """Run forever: first after a short delay (start-up is busy), then every interval."""
+        await asyncio.sleep(self.first_after_s)
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self.interval_s)
+
+    async def run_once(self) -> retention.RetentionReport | None:
+        """One pass over all storage; failures are logged and retried at the next interval."""
+        disk = retention.local_disk_usage(self.container.settings.storage.root)
+        self.runs += 1
+        try:
+            async with self.container.unit_of_work(TenantScope.platform(), ACTOR) as uow:
+                return await retention.apply_retention(
+                    uow=uow,
+                    blobs=self.container.blobs,
+                    now=utcnow(),
+                    policy_for_camera=retention.config_policy(uow=uow, config_cache=self.container.config),
+                    watermark=self.watermark if disk is not None else None,
+                    disk_usage=disk or (lambda: (0, 1)),
+                    sweep=self.runs % self.sweep_every == 0,
+                )
+        except Exception as exc:  # a failed run must not end the schedule; the run row records it
+            log.error("retention run failed; next try at the next interval", error=str(exc))
+            return None
