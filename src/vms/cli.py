@@ -38,6 +38,7 @@ def serve() -> None:
     from vms.roles.demo import ensure_first_accounts
     from vms.roles.ingest import IngestRole
     from vms.roles.retention import RetentionRole
+    from vms.roles.supervisor import supervise
 
     settings = _settings()
     api.migrate_if_embedded(settings)
@@ -56,12 +57,14 @@ def serve() -> None:
                     f"Sign in with your account; first-run passwords are in {settings.data_dir}/first-sign-in.txt"
                 )
             lines.append("Sign-in asks you to enrol an authenticator app (TOTP) the first time.")
-            # One process on the single box: the API beside the background roles (ingest of every
-            # camera, events, retention); when the API stops (Ctrl+C), they stop with it.
+            # The single box: the API beside the background roles (ingest of every camera, events,
+            # retention) in this process, and the analytics worker as a supervised child process;
+            # when the API stops (Ctrl+C), everything stops with it.
             background = [
                 asyncio.create_task(role.run())
                 for role in (IngestRole(container), EventsRole(container), RetentionRole(container))
             ]
+            background.append(asyncio.create_task(supervise(["role", "worker", "--models", "all"], name="worker")))
             try:
                 await api.serve(container, banner="\n".join(lines))
             finally:
@@ -108,6 +111,16 @@ def role_ingest() -> None:
     from vms.roles.ingest import IngestRole
 
     _run_background_role(IngestRole)
+
+
+@role_app.command("worker")
+def role_worker(
+    models: Annotated[str, typer.Option(help="Comma-separated model keys, or 'all' for every available one.")] = "all",
+) -> None:
+    """Run analytics models on the video jobs."""
+    from vms.roles.worker import WorkerRole
+
+    _run_background_role(lambda container: WorkerRole(container, models=models))
 
 
 @role_app.command("events")

@@ -47,6 +47,8 @@ class Rules:
     min_duration_s: float = 1.0
     close_after_s: float = 10.0
     same_place_iou: float = 0.3
+    max_step: float = 0.25  # untracked: a same-class box whose centre moved less than this (frame share)
+    max_step_gap_s: float = 1.0  # … within this long of the last sighting is the same object moving
     stationary_after_s: float = 120.0
     stationary_move: float = 0.05  # box centre drift (frame fraction) that still counts as "not moved"
     parked_memory_s: float = 3600.0  # how long a stationary object is remembered after last being seen
@@ -184,15 +186,28 @@ class Correlator:
     def _match(self, incidents: list[Incident], obs: Observation, rules: Rules) -> Incident | None:
         if obs.track_id is not None:
             return next((i for i in incidents if i.track_id == obs.track_id), None)
-        candidates = [
-            i for i in incidents if i.object_class == obs.object_class and _iou(i.box, obs.box) >= rules.same_place_iou
+        same_class = [i for i in incidents if i.object_class == obs.object_class]
+        overlapping = [i for i in same_class if _iou(i.box, obs.box) >= rules.same_place_iou]
+        if overlapping:
+            return max(overlapping, key=lambda i: _iou(i.box, obs.box))
+        # A fast object's boxes may not overlap from one sampled frame to the next: follow the nearest
+        # recent one of the same class instead of opening a new incident for every step.
+        recent = [
+            i
+            for i in same_class
+            if abs((obs.at - i.last_at).total_seconds()) <= rules.max_step_gap_s
+            and _centre_distance(i.box, obs.box) <= rules.max_step
         ]
-        return max(candidates, key=lambda i: _iou(i.box, obs.box), default=None)
+        return min(recent, key=lambda i: _centre_distance(i.box, obs.box), default=None)
 
 
 def _still_for(incident: Incident, now: datetime) -> float:
     """Seconds since the incident's object last moved."""
     return (now - incident.anchor_at).total_seconds() if incident.anchor_at else 0.0
+
+
+def _centre_distance(a: Box, b: Box) -> float:
+    return float(((a[0] + a[2] / 2 - b[0] - b[2] / 2) ** 2 + (a[1] + a[3] / 2 - b[1] - b[3] / 2) ** 2) ** 0.5)
 
 
 def _iou(a: Box, b: Box) -> float:

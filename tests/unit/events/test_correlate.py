@@ -87,3 +87,12 @@ def test_rules_are_per_model():
     )
     assert feed(c, [obs(0, model=AiModel.FIRE_SMOKE, cls="fire")])[0].change is Change.OPENED
     assert feed(c, [obs(0, model=AiModel.INTRUSION)]) == []
+
+
+def test_a_fast_untracked_object_is_followed_not_split_into_many_events():
+    c = Correlator(default_rules=Rules(min_hits=2, min_duration_s=0.2))
+    # 15 fps sampled, the box jumps 0.12 of the frame per frame: no overlap between neighbours
+    crossing = [obs(t / 15, box=(0.05 + t * 0.12, 0.4, 0.1, 0.2), cls="motion") for t in range(7)]
+    outcomes = feed(c, crossing)
+    assert len([o for o in outcomes if o.change is Change.OPENED]) == 1
+    assert len({o.incident.id for o in outcomes}) == 1
