@@ -1,0 +1,146 @@
+"""Intrusion detection: a person inside a guarded zone, while the zone is armed.
+
+People are found by the shared person detector (`vms.analytics.detect.persons`, or operator ONNX
+weights) on every k-th frame and followed by a per-camera tracker that lives across segments, so a
+person keeps one track id from segment to segment. A person intrudes when their foot point (bottom
+centre of the box: where they stand, not where their head overlaps the zone in perspective) has
+been inside a zone for `min_dwell_frames` detection steps in a row while the schedule is armed.
+Each intruding track is reported once per segment (the first qualifying frame), with its track
+id, so the events role can follow it and apply its own persistence rules.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from vms.analytics.detect import Box
+from vms.analytics.detect.persons import person_detector
+from vms.analytics.detect.tracker import Tracker
+from vms.analytics.detect.zones import Polygon, Schedule, zone_of
+from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, register
+from vms.kernel.ai_models import AiModel
+from vms.media.normalize import NormalizedClip
+
+
+class IntrusionConfig(ModelConfig):
+    """Settings of intrusion detection."""
+
+    type: Literal["intrusion"] = "intrusion"
+    confidence_threshold: float = Field(0.4, ge=0.0, le=1.0, description="People scored below this are ignored.")
+    zones: list[Polygon] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Guarded polygons (x, y in frame fractions 0..1). Empty means the whole frame.",
+    )
+    schedule: Schedule | None = Field(None, description="When the zones are armed; none means always.")
+    min_dwell_frames: int = Field(
+        2, ge=1, le=300, description="Detection steps in a row a person must stand inside a zone before it counts."
+    )
+    detect_every: int = Field(3, ge=1, le=30, description="Run the person detector on every k-th frame.")
+    track_lost_steps: int = Field(
+        5, ge=1, le=100, description="Detection steps without a sighting after which a track ends."
+    )
+    tiles: Literal[1, 2, 4] = Field(
+        1,
+        description="Extra overlapping crops per detection frame (2: halves, 4: quadrants) to find smaller, "
+        "farther people; each costs one more detector run.",
+    )
+    onnx_weights: str | None = Field(
+        None,
+        max_length=1024,
+        description="Path of YOLO-family ONNX weights in the model store; when set they replace the built-in "
+        "person detector (only the class 'person' is kept).",
+    )
+    gap_reset_s: float = Field(
+        30.0, ge=1.0, le=3600.0, description="A gap between segments longer than this restarts the tracker."
+    )
+
+
+@dataclass
+class _CameraState:
+    tracker: Tracker
+    dwell: dict[str, int] = field(default_factory=dict)
+    last_time: datetime | None = None
+
+
+@register
+class Intrusion(AnalyticsModel[IntrusionConfig]):
+    """People standing in guarded zones during armed hours."""
+
+    key = AiModel.INTRUSION
+    config_type = IntrusionConfig
+
+    def __init__(self, config: IntrusionConfig | None = None) -> None:
+        super().__init__(config)
+        self.detector = person_detector(
+            min_score=self.config.confidence_threshold, onnx_weights=self.config.onnx_weights, tiles=self.config.tiles
+        )
+        self._cameras: dict[uuid.UUID, _CameraState] = {}
+        # The worker may analyse segments on several threads; one camera's state is updated by one at a time.
+        self._locks: dict[uuid.UUID, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _state(self, camera_id: uuid.UUID, first: datetime) -> _CameraState:
+        state = self._cameras.get(camera_id)
+        gap = (first - state.last_time).total_seconds() if state and state.last_time else 0.0
+        if state is None or gap > self.config.gap_reset_s or gap < -1.0:
+            state = _CameraState(Tracker(min_hits=2, max_misses=self.config.track_lost_steps, prefix=camera_id.hex[:8]))
+            self._cameras[camera_id] = state
+        return state
+
+    def analyze(self, clip: NormalizedClip, *, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:
+        if len(clip) == 0:
+            return []
+        with self._locks_lock:
+            lock = self._locks.setdefault(camera_id, threading.Lock())
+        with lock:
+            return self._analyze(clip, camera_id, segment_sequence)
+
+    def _analyze(self, clip: NormalizedClip, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:
+        cfg = self.config
+        state = self._state(camera_id, clip.timestamps[0])
+        steps = list(range(0, len(clip), cfg.detect_every))
+        found = self.detector.detect(clip.frames[steps])
+        reported: set[str] = set()
+        out: list[Detection] = []
+        for index, boxes in zip(steps, found, strict=True):
+            at = clip.timestamps[index]
+            tracks = state.tracker.update([b for b in boxes if b.label == "person"])
+            armed = cfg.schedule is None or cfg.schedule.armed(at)
+            live = {t.id for t in state.tracker.tracks}
+            state.dwell = {k: v for k, v in state.dwell.items() if k in live}
+            for track in tracks:
+                box = track.as_box()
+                zone = zone_of(box.foot, cfg.zones) if armed else None
+                if zone is None:
+                    state.dwell.pop(track.id, None)
+                    continue
+                state.dwell[track.id] = state.dwell.get(track.id, 0) + 1
+                if state.dwell[track.id] >= cfg.min_dwell_frames and track.id not in reported:
+                    reported.add(track.id)
+                    out.append(
+                        self._detection(box, track.id, zone, state.dwell[track.id], camera_id, segment_sequence, at)
+                    )
+        state.last_time = clip.timestamps[-1]
+        return out
+
+    def _detection(
+        self, box: Box, track_id: str, zone: int, dwell: int, camera_id: uuid.UUID, sequence: int, at: datetime
+    ) -> Detection:
+        return Detection(
+            model=self.key,
+            camera_id=camera_id,
+            segment_sequence=sequence,
+            frame_time=at,
+            box=box.xywh,
+            object_class="person",
+            score=box.score,
+            track_id=track_id,
+            attributes={"zone": zone if self.config.zones else None, "dwellSteps": dwell},
+        )
