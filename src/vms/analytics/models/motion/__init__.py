@@ -4,8 +4,9 @@ Per camera a MOG2 background model (shadows detected and dropped) is fed every f
 segment after segment. A frame whose brightness jumps, or whose foreground suddenly covers most
 of the picture, is a lighting change: the background is re-learnt and nothing is reported.
 Blobs are merged, filtered by area and zones, and tracked; a track is reported only once it has
-persisted for some frames *and* travelled some distance, so leaves and flags that oscillate in
-place never fire.
+persisted for some frames *and* moved on (the mean of its latest positions is away from the mean
+of its first ones, and that is most of its excursion), so leaves and flags swaying in place do
+not fire. Overlapping segments are handled by skipping frames already seen.
 """
 
 from __future__ import annotations
@@ -81,7 +82,6 @@ class MotionConfig(ModelConfig):
 @dataclass
 class _Track:
     ident: int
-    origin: tuple[float, float]
     centre: tuple[float, float]
     age: int = 1
     path: list[tuple[float, float]] = field(default_factory=list)
@@ -240,7 +240,7 @@ class AdvancedMotion(AnalyticsModel[MotionConfig]):
                 if d < best_d:
                     best, best_d = t, d
             if best is None:
-                best = _Track(state.next_id, (cx, cy), (cx, cy), path=[(cx, cy)])
+                best = _Track(state.next_id, (cx, cy), path=[(cx, cy)])
                 state.next_id += 1
                 state.tracks.append(best)
             else:
