@@ -13,6 +13,7 @@ load is listed as unavailable with its reason, never silently missing.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -74,6 +75,13 @@ class AnalyticsModel(ABC, Generic[C]):
 
     def __init__(self, config: C | None = None) -> None:
         self.config: C = config if config is not None else self.config_type()  # type: ignore[assignment]
+        self._camera_locks: dict[uuid.UUID, threading.Lock] = {}
+        self._camera_locks_guard = threading.Lock()
+
+    def camera_lock(self, camera_id: uuid.UUID) -> threading.Lock:
+        """The lock guarding one camera's state: a worker may run one model on several threads."""
+        with self._camera_locks_guard:
+            return self._camera_locks.setdefault(camera_id, threading.Lock())
 
     @abstractmethod
     def analyze(self, clip: NormalizedClip, *, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:

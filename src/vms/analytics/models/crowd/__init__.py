@@ -21,7 +21,6 @@ first frame where the count has exceeded `max_people` for `min_duration_s`.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -112,9 +111,6 @@ class Crowd(AnalyticsModel[CrowdConfig]):
             min_score=self.config.confidence_threshold, onnx_weights=self.config.onnx_weights, tiles=self.config.tiles
         )
         self._cameras: dict[uuid.UUID, _CameraState] = {}
-        # The worker may analyse segments on several threads; one camera's state is updated by one at a time.
-        self._locks: dict[uuid.UUID, threading.Lock] = {}
-        self._locks_lock = threading.Lock()
         self._mask = self._zone_mask(self.config.zone)
 
     @staticmethod
@@ -143,9 +139,7 @@ class Crowd(AnalyticsModel[CrowdConfig]):
     def analyze(self, clip: NormalizedClip, *, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:
         if len(clip) == 0:
             return []
-        with self._locks_lock:
-            lock = self._locks.setdefault(camera_id, threading.Lock())
-        with lock:
+        with self.camera_lock(camera_id):  # one camera's state is updated by one thread at a time
             return self._analyze(clip, camera_id, segment_sequence)
 
     def _analyze(self, clip: NormalizedClip, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:

@@ -11,7 +11,6 @@ id, so the events role can follow it and apply its own persistence rules.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,9 +81,6 @@ class Intrusion(AnalyticsModel[IntrusionConfig]):
             min_score=self.config.confidence_threshold, onnx_weights=self.config.onnx_weights, tiles=self.config.tiles
         )
         self._cameras: dict[uuid.UUID, _CameraState] = {}
-        # The worker may analyse segments on several threads; one camera's state is updated by one at a time.
-        self._locks: dict[uuid.UUID, threading.Lock] = {}
-        self._locks_lock = threading.Lock()
 
     def _state(self, camera_id: uuid.UUID, first: datetime) -> _CameraState:
         state = self._cameras.get(camera_id)
@@ -97,9 +93,7 @@ class Intrusion(AnalyticsModel[IntrusionConfig]):
     def analyze(self, clip: NormalizedClip, *, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:
         if len(clip) == 0:
             return []
-        with self._locks_lock:
-            lock = self._locks.setdefault(camera_id, threading.Lock())
-        with lock:
+        with self.camera_lock(camera_id):  # one camera's state is updated by one thread at a time
             return self._analyze(clip, camera_id, segment_sequence)
 
     def _analyze(self, clip: NormalizedClip, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:

@@ -11,7 +11,6 @@ not fire. Overlapping segments are handled by skipping frames already seen.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -115,16 +114,11 @@ class AdvancedMotion(AnalyticsModel[MotionConfig]):
     def __init__(self, config: MotionConfig | None = None) -> None:
         super().__init__(config)
         self._cameras: dict[uuid.UUID, _CameraState] = {}
-        # The worker may analyse segments on several threads; one camera's state is updated by one at a time.
-        self._locks: dict[uuid.UUID, threading.Lock] = {}
-        self._locks_lock = threading.Lock()
         self._zones = [np.asarray(z, np.float32) for z in self.config.zones]
 
     def analyze(self, clip: NormalizedClip, *, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:
         """Moving regions per frame of `clip`, continuing this camera's background model."""
-        with self._locks_lock:
-            lock = self._locks.setdefault(camera_id, threading.Lock())
-        with lock:
+        with self.camera_lock(camera_id):  # one camera's state is updated by one thread at a time
             return self._analyze(clip, camera_id, segment_sequence)
 
     def _analyze(self, clip: NormalizedClip, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:

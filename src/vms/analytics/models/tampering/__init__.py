@@ -17,7 +17,6 @@ not fire; one detection per kind per clip, box = whole frame.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -112,15 +111,10 @@ class CameraTampering(AnalyticsModel[TamperingConfig]):
     def __init__(self, config: TamperingConfig | None = None) -> None:
         super().__init__(config)
         self._cameras: dict[uuid.UUID, _CameraState] = {}
-        # The worker may analyse segments on several threads; one camera's state is updated by one at a time.
-        self._locks: dict[uuid.UUID, threading.Lock] = {}
-        self._locks_lock = threading.Lock()
 
     def analyze(self, clip: NormalizedClip, *, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:
         """At most one detection per tampering kind in `clip`, judged against this camera's reference."""
-        with self._locks_lock:
-            lock = self._locks.setdefault(camera_id, threading.Lock())
-        with lock:
+        with self.camera_lock(camera_id):  # one camera's state is updated by one thread at a time
             return self._analyze(clip, camera_id, segment_sequence)
 
     def _analyze(self, clip: NormalizedClip, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:
