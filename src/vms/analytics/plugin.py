@@ -22,7 +22,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vms.kernel.ai_models import AiModel
+from vms.kernel.ai_models import MODEL_SPECS, AiModel, ModelSpec
+from vms.kernel.priority import Priority
 from vms.media.normalize import NormalizedClip
 
 
@@ -72,6 +73,14 @@ class AnalyticsModel(ABC, Generic[C]):
     key: ClassVar[AiModel]
     config_type: ClassVar[type[ModelConfig]] = ModelConfig
     version: ClassVar[str] = "1"
+    spec: ClassVar[ModelSpec]  # requirements §7 row, derived from `key`
+    default_priority: ClassVar[Priority]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "key" in cls.__dict__:  # each plugin gets its table row and default priority from its key
+            cls.spec = MODEL_SPECS[cls.key]
+            cls.default_priority = cls.spec.default_priority
 
     def __init__(self, config: C | None = None) -> None:
         self.config: C = config if config is not None else self.config_type()  # type: ignore[assignment]

@@ -21,8 +21,7 @@ import numpy as np
 from pydantic import Field
 
 from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, register
-from vms.kernel.ai_models import MODEL_SPECS, AiModel, ModelSpec
-from vms.kernel.priority import Priority
+from vms.kernel.ai_models import AiModel
 from vms.media.normalize import NormalizedClip
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -108,8 +107,6 @@ class AdvancedMotion(AnalyticsModel[MotionConfig]):
 
     key = AiModel.MOTION
     config_type = MotionConfig
-    spec: ModelSpec = MODEL_SPECS[AiModel.MOTION]
-    default_priority: Priority = MODEL_SPECS[AiModel.MOTION].default_priority
 
     def __init__(self, config: MotionConfig | None = None) -> None:
         super().__init__(config)

@@ -27,8 +27,7 @@ import numpy as np
 from pydantic import Field
 
 from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, register
-from vms.kernel.ai_models import MODEL_SPECS, AiModel, ModelSpec
-from vms.kernel.priority import Priority
+from vms.kernel.ai_models import AiModel
 from vms.media.normalize import NormalizedClip
 
 Kind = Literal["covered", "blurred", "repositioned", "obstructed"]
@@ -105,8 +104,6 @@ class CameraTampering(AnalyticsModel[TamperingConfig]):
 
     key = AiModel.TAMPERING
     config_type = TamperingConfig
-    spec: ModelSpec = MODEL_SPECS[AiModel.TAMPERING]
-    default_priority: Priority = MODEL_SPECS[AiModel.TAMPERING].default_priority
 
     def __init__(self, config: TamperingConfig | None = None) -> None:
         super().__init__(config)
