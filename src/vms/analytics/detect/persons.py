@@ -38,6 +38,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, Field
 
 from vms.analytics.detect import Box
 from vms.analytics.detect.onnx_loader import OnnxDetector
@@ -182,6 +183,22 @@ class PersonDetector:
             x, y, w, h = x + 0.1 * w, y + 0.07 * h, 0.8 * w, 0.86 * h
             boxes.append(Box(x / width, y / height, w / width, h / height, float(probs[i])))
         return sorted(boxes, key=lambda b: -b.score)
+
+
+class PersonDetectorOptions(BaseModel):
+    """Config fields of every model built on the person detector (intrusion, crowd)."""
+
+    tiles: Literal[1, 2, 4] = Field(
+        1,
+        description="Extra overlapping crops per detection frame (2: halves, 4: quadrants) to find smaller, "
+        "farther people; each costs one more detector run.",
+    )
+    onnx_weights: str | None = Field(
+        None,
+        max_length=1024,
+        description="Path of YOLO-family ONNX weights in the model store; when set they replace the built-in "
+        "person detector (only the class 'person' is kept).",
+    )
 
 
 def person_detector(

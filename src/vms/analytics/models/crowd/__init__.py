@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from vms.analytics.detect.persons import PersonDetector, person_detector
+from vms.analytics.detect.persons import PersonDetector, PersonDetectorOptions, person_detector
 from vms.analytics.detect.zones import Polygon, zone_of
 from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, register
 from vms.kernel.ai_models import AiModel
@@ -39,7 +39,7 @@ from vms.media.normalize import NormalizedClip
 _WORK_SIZE = (160, 120)  # foreground is measured at this size: areas, not edges, matter here
 
 
-class CrowdConfig(ModelConfig):
+class CrowdConfig(ModelConfig, PersonDetectorOptions):
     """Settings of crowd detection."""
 
     type: Literal["crowd"] = "crowd"
@@ -72,17 +72,6 @@ class CrowdConfig(ModelConfig):
     )
     warmup_frames: int = Field(
         15, ge=0, le=1000, description="Frames the background model needs before the density estimate is used."
-    )
-    tiles: Literal[1, 2, 4] = Field(
-        1,
-        description="Extra overlapping crops per detection frame (2: halves, 4: quadrants) to find smaller, "
-        "farther people; each costs one more detector run.",
-    )
-    onnx_weights: str | None = Field(
-        None,
-        max_length=1024,
-        description="Path of YOLO-family ONNX weights in the model store; when set they replace the built-in "
-        "person detector (only the class 'person' is kept).",
     )
     gap_reset_s: float = Field(
         30.0, ge=1.0, le=3600.0, description="A gap between segments longer than this restarts the camera's state."

@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import Field
 
 from vms.analytics.detect import Box
-from vms.analytics.detect.persons import person_detector
+from vms.analytics.detect.persons import PersonDetectorOptions, person_detector
 from vms.analytics.detect.tracker import Tracker
 from vms.analytics.detect.zones import Polygon, Schedule, zone_of
 from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, register
@@ -27,7 +27,7 @@ from vms.kernel.ai_models import AiModel
 from vms.media.normalize import NormalizedClip
 
 
-class IntrusionConfig(ModelConfig):
+class IntrusionConfig(ModelConfig, PersonDetectorOptions):
     """Settings of intrusion detection."""
 
     type: Literal["intrusion"] = "intrusion"
@@ -44,17 +44,6 @@ class IntrusionConfig(ModelConfig):
     detect_every: int = Field(3, ge=1, le=30, description="Run the person detector on every k-th frame.")
     track_lost_steps: int = Field(
         5, ge=1, le=100, description="Detection steps without a sighting after which a track ends."
-    )
-    tiles: Literal[1, 2, 4] = Field(
-        1,
-        description="Extra overlapping crops per detection frame (2: halves, 4: quadrants) to find smaller, "
-        "farther people; each costs one more detector run.",
-    )
-    onnx_weights: str | None = Field(
-        None,
-        max_length=1024,
-        description="Path of YOLO-family ONNX weights in the model store; when set they replace the built-in "
-        "person detector (only the class 'person' is kept).",
     )
     gap_reset_s: float = Field(
         30.0, ge=1.0, le=3600.0, description="A gap between segments longer than this restarts the tracker."
