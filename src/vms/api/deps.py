@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 import structlog
@@ -28,7 +28,11 @@ bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/aut
 TENANT_ACCESS_TTL_S = 30  # how long a changed IP allowlist or suspension may take to apply
 
 
-def get_container(request: Request) -> Container:
+# Dependencies are `async def` even when they await nothing: FastAPI runs plain `def` dependencies
+# in a thread pool, a thread hop per dependency per request.
+
+
+async def get_container(request: Request) -> Container:
     """The process's container, set on the app at start-up."""
     container: Container = request.app.state.container
     return container
@@ -67,7 +71,7 @@ def _is_trusted(address: str, proxies: list[str]) -> bool:
     return any(ip in ipaddress.ip_network(p, strict=False) for p in proxies)
 
 
-def get_client(request: Request, container: AppContainer) -> Client:
+async def get_client(request: Request, container: AppContainer) -> Client:
     """Where the request comes from."""
     return Client(ip=client_ip(request, container), user_agent=request.headers.get("user-agent"))
 
@@ -105,10 +109,10 @@ async def get_principal(
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
-def require(permission: Permission) -> Callable[[Principal], Principal]:
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that passes only callers whose role allows `permission`."""
 
-    def check(user: CurrentUser) -> Principal:
+    async def check(user: CurrentUser) -> Principal:
         user.require(permission)
         return user
 
@@ -151,7 +155,7 @@ UoW = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
 PublicUoW = Annotated[UnitOfWork, Depends(get_public_uow, scope="function")]
 
 
-def get_paging(
+async def get_paging(
     limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")] = 0,
 ) -> PageParams:

@@ -13,7 +13,7 @@ levels (config:write).
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
@@ -103,19 +103,19 @@ async def refresh_config_cache(uow: UoW, user: Reader, container: AppContainer) 
     return RefreshResult(scope="all" if user.tenant_id is None else "customer", keys_dropped=dropped)
 
 
-def _system_node(_: CurrentUser) -> NodeRef:
+async def _system_node(_: CurrentUser) -> NodeRef:
     return NodeRef.system()
 
 
-def _customer_node(user: CurrentUser) -> NodeRef:
+async def _customer_node(user: CurrentUser) -> NodeRef:
     return NodeRef.customer(user.tenant)
 
 
-def _site_node(site_id: uuid.UUID, user: CurrentUser) -> NodeRef:
+async def _site_node(site_id: uuid.UUID, user: CurrentUser) -> NodeRef:
     return NodeRef.site(user.tenant, site_id)
 
 
-def _camera_node(
+async def _camera_node(
     camera_id: uuid.UUID,
     user: CurrentUser,
     site_id: Annotated[
@@ -143,7 +143,7 @@ async def _finish(
     return result
 
 
-def _add_node_routes(kind: str, path: str, node_dependency: Callable[..., NodeRef]) -> None:
+def _add_node_routes(kind: str, path: str, node_dependency: Callable[..., Awaitable[NodeRef]]) -> None:
     """The same eight operations on one kind of node."""
     Node = Annotated[NodeRef, Depends(node_dependency)]
 

@@ -175,7 +175,7 @@ def hold_read(hold: RecordingHold, *, now: datetime) -> HoldRead:
 # --- dependencies -----------------------------------------------------------------------------------
 
 
-def get_disk_usage(container: AppContainer) -> retention.DiskUsage | None:
+async def get_disk_usage(container: AppContainer) -> retention.DiskUsage | None:
     """(used, total) of the filesystem holding the blob store; None when it is not a local disk."""
     return retention.local_disk_usage(container.settings.storage.root)
 
