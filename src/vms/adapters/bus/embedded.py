@@ -120,7 +120,10 @@ class EmbeddedBus:
                     )
                 if not rows:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wakeup.wait(), self.poll_interval_s)
+                        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                        # cancellation that lands as the timeout fires, and the consumer never stops.
+                        async with asyncio.timeout(self.poll_interval_s):
+                            await wakeup.wait()
         finally:
             await self._run(self._leave, group, member)
 
