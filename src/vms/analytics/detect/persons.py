@@ -200,6 +200,10 @@ class PersonDetectorOptions(BaseModel):
         "person detector (only the class 'person' is kept).",
     )
 
+    def build_detector(self, *, min_score: float) -> PersonDetector | OnnxDetector:
+        """The detector these options describe."""
+        return person_detector(min_score=min_score, onnx_weights=self.onnx_weights, tiles=self.tiles)
+
 
 def person_detector(
     *, min_score: float, onnx_weights: str | None = None, tiles: Tiles = 1

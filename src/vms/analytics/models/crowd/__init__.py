@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from vms.analytics.detect.persons import PersonDetector, PersonDetectorOptions, person_detector
+from vms.analytics.detect.persons import PersonDetector, PersonDetectorOptions
 from vms.analytics.detect.zones import Polygon, zone_of
 from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, register
 from vms.kernel.ai_models import AiModel
@@ -96,9 +96,7 @@ class Crowd(AnalyticsModel[CrowdConfig]):
 
     def __init__(self, config: CrowdConfig | None = None) -> None:
         super().__init__(config)
-        self.detector = person_detector(
-            min_score=self.config.confidence_threshold, onnx_weights=self.config.onnx_weights, tiles=self.config.tiles
-        )
+        self.detector = self.config.build_detector(min_score=self.config.confidence_threshold)
         self._cameras: dict[uuid.UUID, _CameraState] = {}
         self._mask = self._zone_mask(self.config.zone)
 

@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import Field
 
 from vms.analytics.detect import Box
-from vms.analytics.detect.persons import PersonDetectorOptions, person_detector
+from vms.analytics.detect.persons import PersonDetectorOptions
 from vms.analytics.detect.tracker import Tracker
 from vms.analytics.detect.zones import Polygon, Schedule, zone_of
 from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, register
@@ -66,9 +66,7 @@ class Intrusion(AnalyticsModel[IntrusionConfig]):
 
     def __init__(self, config: IntrusionConfig | None = None) -> None:
         super().__init__(config)
-        self.detector = person_detector(
-            min_score=self.config.confidence_threshold, onnx_weights=self.config.onnx_weights, tiles=self.config.tiles
-        )
+        self.detector = self.config.build_detector(min_score=self.config.confidence_threshold)
         self._cameras: dict[uuid.UUID, _CameraState] = {}
 
     def _state(self, camera_id: uuid.UUID, first: datetime) -> _CameraState:
