@@ -25,7 +25,7 @@ test-fast: install ## Unit tests only, no engines
 	$(UV) run pytest tests/unit
 
 bench: install ## Benchmarks (each prints one JSON line of figures)
-	@for b in bench/*.py; do case $$b in */http_load.py|*/__init__.py) continue;; esac; \
+	@for b in bench/*.py; do case $$b in */http_load.py|*/api_latency_server.py|*/__init__.py) continue;; esac; \
 	  echo "# $$b" >&2; $(UV) run python $$b || exit 1; done
 
 lint: install ## ruff (lint + format check) and mypy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from vms import migrations
@@ -25,11 +26,11 @@ async def run(settings: Settings, *, banner: str | None = None) -> None:
         await container.close()
 
 
-async def serve(container: Container, *, banner: str | None = None) -> None:
-    """Serve the API on the container's settings until interrupted."""
+async def serve(container: Container, *, banner: str | None = None, app: FastAPI | None = None) -> None:
+    """Serve the API (or `app`, built around the same container) on the container's settings until interrupted."""
     settings = container.settings
     config = uvicorn.Config(
-        create_app(container),
+        app or create_app(container),
         host=settings.api.host,
         port=settings.api.port,
         log_config=None,
