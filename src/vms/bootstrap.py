@@ -112,9 +112,10 @@ def build_container(settings: Settings) -> Container:
 
 def build_audit_store(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> AuditStore:
     """The audit store the settings ask for."""
+    chain_key = settings.audit.chain_key.encode() or None
     if settings.audit.kind == "mongo":
-        return MongoAuditStore.from_url(settings.audit.mongo_url, settings.audit.mongo_database)
-    return SqlAuditStore(sessions)
+        return MongoAuditStore.from_url(settings.audit.mongo_url, settings.audit.mongo_database, chain_key=chain_key)
+    return SqlAuditStore(sessions, chain_key=chain_key)
 
 
 def build_blobs(settings: Settings) -> BlobStore:

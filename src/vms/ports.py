@@ -90,6 +90,18 @@ class AuditEntry(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class AuditLink:
+    """A stored record with its place in its tenant's hash chain (see vms.audit.chain)."""
+
+    entry: AuditEntry
+    chain: str
+    seq: int
+    prev_hash: str
+    hash: str
+    alg: str
+
+
+@dataclass(frozen=True, slots=True)
 class AuditQuery:
     """Filters for reading the audit log; tenant_id None means platform-wide (provider staff)."""
 
@@ -108,8 +120,12 @@ class AuditStore(Protocol):
     `transactional` adapters write inside the caller's SQL transaction (the change and its record
     commit together); others write right after the commit.
 
+    Each tenant's records form a hash chain (vms.audit.chain) that the store extends on append:
+    per-chain `seq` without gaps, each link hashing the one before it.
+
     >>> await store.append([entry], session=uow.session)
     >>> entries, total = await store.query(AuditQuery(tenant_id=t), limit=50, offset=0)
+    >>> links = await store.read_chain(t, after_seq=0, limit=500)
     """
 
     transactional: bool
@@ -120,6 +136,14 @@ class AuditStore(Protocol):
 
     async def query(self, query: AuditQuery, *, limit: int, offset: int) -> tuple[list[AuditEntry], int]:
         """Records matching the filter, newest first, with the total count."""
+        ...
+
+    async def read_chain(self, tenant_id: uuid.UUID | None, *, after_seq: int, limit: int) -> list[AuditLink]:
+        """Up to `limit` links of a tenant's chain (None: the platform's) with seq > `after_seq`, in seq order."""
+        ...
+
+    async def count_unchained(self, tenant_id: uuid.UUID | None) -> int:
+        """Records of the tenant (None: platform) that carry no chain link: written around the store."""
         ...
 
     async def ping(self) -> None:

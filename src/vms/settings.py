@@ -81,6 +81,12 @@ class AuditSettings(BaseModel):
     )
     mongo_url: str = Field("mongodb://127.0.0.1:27017/", description="MongoDB (or FerretDB) URL when kind=mongo.")
     mongo_database: str = Field("vms", min_length=1, description="MongoDB database holding the audit_log collection.")
+    chain_key: str = Field(
+        "",
+        description="HMAC key for the audit hash chain; empty links records with plain SHA-256. With a key, "
+        "a forger with write access to the store cannot re-hash the chain after an edit. Keep it out of that store, "
+        "and never change it: links written under an old key no longer verify.",
+    )
 
 
 class SecuritySettings(BaseModel):
@@ -122,6 +128,72 @@ class StorageSettings(BaseModel):
     s3_region: str = Field("us-east-1", min_length=1, description="S3 region (signing; where AWS creates the bucket).")
 
 
+class IceServer(BaseModel):
+    """One STUN or TURN server handed to WebRTC clients (and to the gateway)."""
+
+    urls: list[str] = Field(
+        min_length=1, description="stun:host:port, turn:host:port?transport=udp or turns:host:port URLs."
+    )
+    username: str | None = Field(None, description="TURN username; none for STUN.")
+    credential: str | None = Field(None, description="TURN password; none for STUN.")
+
+
+class StreamingSettings(BaseModel):
+    """The live-view gateway: a go2rtc sidecar serving WebRTC from one connection per camera stream."""
+
+    enabled: bool = Field(True, description="Run the go2rtc sidecar with the api role; off: WebRTC answers 503.")
+    go2rtc_binary: Path | None = Field(
+        None, description="go2rtc executable; default .services/bin/go2rtc (built by make run), then PATH."
+    )
+    api_port: int = Field(11984, ge=1, le=65535, description="go2rtc HTTP API port on 127.0.0.1 (private).")
+    rtsp_port: int = Field(18554, ge=1, le=65535, description="go2rtc RTSP re-stream port on 127.0.0.1.")
+    webrtc_port: int = Field(18555, ge=1, le=65535, description="go2rtc WebRTC media port (UDP and TCP).")
+    webrtc_host: str = Field(
+        "127.0.0.1", description="Address WebRTC media binds to; a LAN address (or 0.0.0.0) serves other machines."
+    )
+    webrtc_candidates: list[str] = Field(
+        default_factory=list,
+        description="Extra host:port ICE candidates the gateway announces (e.g. a public IP behind port forwarding).",
+    )
+    ice_servers: list[IceServer] = Field(
+        default_factory=list, description="STUN/TURN servers for clients and gateway; none by default (no public STUN)."
+    )
+    refresh_s: float = Field(10.0, ge=0.5, le=3600, description="How often the camera list is re-read for changes.")
+    answer_timeout_s: float = Field(
+        15.0, ge=1, le=120, description="Longest wait for the gateway's SDP answer (it opens the camera first)."
+    )
+
+
+class PlaybackSettings(BaseModel):
+    """Recorded and HLS playback, exports and the signed media URLs that open them."""
+
+    token_ttl_s: int = Field(
+        900, ge=30, le=86_400, description="Lifetime of a signed media URL (HLS, thumbnails, export download)."
+    )
+    live_window_segments: int = Field(
+        6, ge=3, le=60, description="Segments in a live HLS playlist (its sliding window, newest last)."
+    )
+    live_max_age_s: float = Field(
+        60.0, ge=5, le=3600, description="A live playlist lists only segments this recent; older means offline."
+    )
+    max_vod_window_s: int = Field(
+        86_400, ge=60, le=7 * 86_400, description="Longest time range of one VOD playlist (24 h)."
+    )
+    max_timeline_window_s: int = Field(
+        7 * 86_400, ge=60, le=31 * 86_400, description="Longest time range of one timeline request."
+    )
+    max_export_s: int = Field(4 * 3600, ge=10, le=7 * 86_400, description="Longest time range of one MP4 export.")
+    max_exports_running: int = Field(
+        2, ge=1, le=64, description="Exports cut at once by one api process; further ones wait, queued."
+    )
+    gap_tolerance_s: float = Field(
+        1.0, ge=0, le=60, description="A hole between segments shorter than this is jitter, not a gap."
+    )
+    view_audit_interval_s: int = Field(
+        300, ge=0, le=86_400, description="Live playlist reloads are audited once per user, camera and interval."
+    )
+
+
 class LoggingSettings(BaseModel):
     """Structured logs."""
 
@@ -146,6 +218,8 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     security: SecuritySettings = SecuritySettings()
     storage: StorageSettings = StorageSettings()
+    streaming: StreamingSettings = StreamingSettings()
+    playback: PlaybackSettings = PlaybackSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")

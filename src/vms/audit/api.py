@@ -1,4 +1,4 @@
-"""Routes: audit log search for Admins (their customer) and provider staff (everything)."""
+"""Routes: audit log search and hash-chain verification for Admins (their customer) and provider staff (everything)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from vms.api.deps import AppContainer, Paging, require
 from vms.audit import service
-from vms.audit.schemas import AuditPage
+from vms.audit.schemas import AuditChainReport, AuditPage
 from vms.auth.permissions import Permission
 from vms.auth.principal import Principal
 from vms.ports import AuditQuery
@@ -45,3 +45,17 @@ async def search_audit(
         store=container.audit_store, principal=user, query=query, limit=page.limit, offset=page.offset
     )
     return AuditPage(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/verify", response_model=AuditChainReport)
+async def verify_audit_chain(
+    container: AppContainer,
+    user: Annotated[Principal, Depends(require(Permission.AUDIT_READ))],
+    customer_id: Annotated[
+        uuid.UUID | None,
+        Query(description="Provider staff: the customer whose chain to check; none checks the platform chain."),
+    ] = None,
+) -> AuditChainReport:
+    """Check the caller's audit hash chain end to end and report the first broken link, if any."""
+    key = container.settings.audit.chain_key.encode() or None
+    return await service.verify_chain(store=container.audit_store, principal=user, customer_id=customer_id, key=key)
