@@ -28,6 +28,12 @@ _load(AiModel.INTRUSION, "intrusion")
 _load(AiModel.CROWD, "crowd")
 _load(AiModel.MOTION, "motion")
 _load(AiModel.TAMPERING, "tampering")
+_load(AiModel.FALLEN, "fallen")
+_load(AiModel.TAILGATING, "tailgating")
+_load(AiModel.ABNORMAL_BEHAVIOR, "abnormal_behavior")
+_load(AiModel.MISSING_OBJECT, "missing_object")
+_load(AiModel.FIRE_SMOKE, "fire_smoke")
+_load(AiModel.ANPR, "anpr")
 
 # Models whose plugin has not been written yet are listed as unavailable too, with that reason,
 # so every one of the ten is accounted for (issue 6 adds the remaining plugins).

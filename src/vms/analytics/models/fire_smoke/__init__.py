@@ -1,0 +1,412 @@
+"""Fire & smoke detection: flame colour that flickers and persists; grey haze that lowers contrast and rises.
+
+Everything runs at 160×120 (flames and plumes worth an alarm are tens of pixels at 640×480) over
+a sliding window of the last `window_s` seconds, per camera, segment after segment.
+
+**Flame.** A pixel is *flame-coloured* when it is bright, saturated and red-orange-yellow
+(R ≥ `flame_min_red`, R > G > B, HSV saturation ≥ `flame_min_saturation`). Colour alone fires on
+every orange coat and tail-light, so a flame pixel must also *flicker*: flames pulse at about
+3–12 Hz, so their brightness keeps reversing direction. Over the window, the share of
+frame-to-frame steps (each at least `flicker_amplitude` grey levels) that reverse the previous
+step must reach `min_flicker_share` — a static orange object has none (noise is below the
+amplitude), a lighting ramp is monotonic, a moving red shirt passes a pixel in a few frames. The
+pixel must also be flame-coloured in `min_colour_share` of the window (a passing shirt is not).
+
+**Smoke.** A running background (median of the first frames, then following the scene where it
+is unchanged) is kept, gain-corrected per frame so lights dimming is not a change. A pixel is
+*smoke-like* when it is grey (saturation ≤ `smoke_max_saturation`, or well below the scene's
+there), brighter than the background by `smoke_min_change`, and its fine texture dropped by
+`smoke_min_contrast_drop` against the background's (haze veils detail; a person walking in front
+adds it) — over a flat background brighter and grey is enough. It must be smoke-like in
+`min_colour_share` of the window and drift (brightness varies by `smoke_min_motion`); a change
+that holds still for a window is a ghost or a new normal and joins the background.
+
+**Regions.** Each mask is cleaned, grouped into connected regions and tracked by overlap. A flame
+region over `min_area` is reported once it persisted `min_persist_s`; a smoke region needs
+to be at least `smoke_min_area`, to have persisted `smoke_persist_s` and to have *spread and
+risen* (its area grown by `smoke_min_growth` and its top risen by `smoke_min_rise` since first
+seen): clothes and ghosts may be grey, but they do not billow upwards. Smoke-like area over
+`max_area` is a global change (a light switched on) and re-learns the background. Each track is
+reported once, then every `repeat_s` while it lasts, with a confidence built from how strongly it
+flickers (flame) or how persistently it is smoke-like (smoke), and its growth. Regions whose
+centre is outside every zone (when zones are set) are ignored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from vms.analytics.detect.zones import zone_of
+from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, register
+from vms.kernel.ai_models import AiModel
+from vms.media.normalize import NormalizedClip
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Polygon = Annotated[list[tuple[Share, Share]], Field(min_length=3, max_length=64)]
+Box = tuple[float, float, float, float]  # x, y, width, height as fractions of the frame
+
+_WORK = (160, 120)  # analysis size (w, h)
+
+
+class FireSmokeConfig(ModelConfig):
+    """Settings of fire and smoke detection."""
+
+    type: Literal["fire_smoke"] = "fire_smoke"
+    detect_fire: bool = Field(True, description="Report flames.")
+    detect_smoke: bool = Field(True, description="Report smoke.")
+    zones: list[Polygon] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Polygons (x, y in frame fractions 0..1); only regions centred inside one are reported. "
+        "Empty means the whole frame.",
+    )
+    window_s: float = Field(
+        1.0, ge=0.3, le=10.0, description="Sliding window over which flicker and colour persistence are measured."
+    )
+    min_area: float = Field(
+        0.0004, ge=0.0, le=1.0, description="Smallest flame region reported, as a share of the frame."
+    )
+    max_area: float = Field(
+        0.5,
+        ge=0.01,
+        le=1.0,
+        description="Smoke-like area above this share of the frame is a global change (lights), not smoke.",
+    )
+    flame_min_red: int = Field(150, ge=0, le=255, description="Least red level (0..255) of a flame pixel.")
+    flame_min_saturation: float = Field(
+        0.3, ge=0.0, le=1.0, description="Least HSV saturation of a flame pixel (white light is not flame)."
+    )
+    flicker_amplitude: float = Field(
+        6.0, ge=1.0, le=100.0, description="Least frame-to-frame brightness step (0..255) counted as flicker."
+    )
+    min_flicker_share: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="Share of frame steps in the window that must reverse direction at a flame pixel "
+        "(0.25 at 15 fps ≈ 2 Hz; flames flicker at 3–12 Hz, static objects not at all).",
+    )
+    min_colour_share: float = Field(
+        0.5,
+        ge=0.05,
+        le=1.0,
+        description="Share of the window a pixel must be flame-coloured (or smoke-like) to count "
+        "(things passing by are not).",
+    )
+    smoke_max_saturation: float = Field(
+        0.22, ge=0.0, le=1.0, description="Most HSV saturation of a smoke pixel (smoke is grey)."
+    )
+    smoke_min_change: float = Field(
+        10.0, ge=1.0, le=255.0, description="Least brightness difference (0..255) from the background for smoke."
+    )
+    smoke_min_contrast_drop: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="Least relative drop of local edge energy against the background (smoke veils texture).",
+    )
+    smoke_min_motion: float = Field(
+        2.0,
+        ge=0.0,
+        le=50.0,
+        description="Least standard deviation of brightness (0..255) over the window at a smoke pixel: smoke "
+        "drifts; a change that holds still is a ghost or a new normal and joins the background.",
+    )
+    smoke_min_growth: float = Field(
+        0.5, ge=0.0, le=10.0, description="Relative area growth since first seen that counts as smoke spreading."
+    )
+    smoke_min_rise: float = Field(
+        0.05, ge=0.0, le=1.0, description="Rise of a region's top since first seen (share of frame height)."
+    )
+    min_persist_s: float = Field(
+        0.3, ge=0.0, le=60.0, description="How long a flame region must persist before it is reported."
+    )
+    smoke_min_area: float = Field(
+        0.003,
+        ge=0.0,
+        le=1.0,
+        description="Smallest smoke region reported, as a share of the frame (a plume worth an alarm is large; "
+        "small grey changes are people's clothes).",
+    )
+    smoke_persist_s: float = Field(
+        1.0,
+        ge=0.0,
+        le=60.0,
+        description="How long a smoke region must persist before it is reported (smoke builds up; passers-by move on).",
+    )
+    repeat_s: float = Field(
+        30.0, ge=1.0, le=3600.0, description="A region still there is reported again after this long."
+    )
+    background_frames: int = Field(
+        30,
+        ge=1,
+        le=900,
+        description="Frames whose median becomes the first background (long enough for passers-by to move on; "
+        "smoke is looked for from then on).",
+    )
+    background_rate: float = Field(
+        0.03, ge=0.0, le=0.5, description="Weight of each frame in the background where the scene is unchanged."
+    )
+    gap_reset_s: float = Field(
+        30.0, ge=1.0, le=3600.0, description="A gap between segments longer than this restarts the analysis."
+    )
+
+
+@dataclass
+class _Track:
+    ident: int
+    kind: str
+    box: Box
+    first_seen: float
+    first_area: float
+    first_top: float
+    last_seen: float
+    reported_at: float | None = None
+
+
+@dataclass
+class _Sample:
+    time: float
+    luma: np.ndarray  # float32 (h, w)
+    flame: np.ndarray  # bool: flame-coloured
+    smoke: np.ndarray  # bool: smoke-like
+
+
+@dataclass
+class _CameraState:
+    window: deque[_Sample] = field(default_factory=deque)
+    learning: list[np.ndarray] = field(default_factory=list)
+    background: np.ndarray | None = None  # float32 RGB, work size
+    background_edges: np.ndarray | None = None
+    changed: np.ndarray | None = None  # bool: the latest frame differs from the background
+    tracks: list[_Track] = field(default_factory=list)
+    next_id: int = 1
+    last_time: datetime | None = None
+
+
+_Found = tuple[Box, str, float, dict[str, Any], _Track]
+
+
+@register
+class FireSmoke(AnalyticsModel[FireSmokeConfig]):
+    """Flames (flickering fire colour) and smoke (grey haze that veils the scene and spreads)."""
+
+    key = AiModel.FIRE_SMOKE
+    config_type = FireSmokeConfig
+
+    def __init__(self, config: FireSmokeConfig | None = None) -> None:
+        super().__init__(config)
+        self._cameras: dict[uuid.UUID, _CameraState] = {}
+
+    def analyze(self, clip: NormalizedClip, *, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:
+        """Flame and smoke regions reported in `clip`, continuing this camera's window and background."""
+        with self.camera_lock(camera_id):  # one camera's state is updated by one thread at a time
+            return self._analyze(clip, camera_id, segment_sequence)
+
+    def _analyze(self, clip: NormalizedClip, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:
+        cfg = self.config
+        state = self._cameras.get(camera_id)
+        if state is None or (
+            clip.timestamps
+            and state.last_time is not None
+            and abs((clip.timestamps[0] - state.last_time).total_seconds()) > cfg.gap_reset_s
+        ):
+            state = self._cameras[camera_id] = _CameraState()
+        out: list[Detection] = []
+        for frame, stamp in zip(clip.frames, clip.timestamps, strict=False):
+            if state.last_time is not None and stamp <= state.last_time:
+                continue  # segments overlap (requirements table): these frames were analysed already
+            state.last_time = stamp
+            for box, kind, score, attributes, track in self._step(state, frame, stamp.timestamp()):
+                if score >= cfg.confidence_threshold:
+                    out.append(
+                        Detection(
+                            model=self.key,
+                            camera_id=camera_id,
+                            segment_sequence=segment_sequence,
+                            frame_time=stamp,
+                            box=box,
+                            object_class=kind,
+                            score=score,
+                            track_id=f"{kind}-{track.ident}",
+                            attributes=attributes,
+                        )
+                    )
+        return out
+
+    def _step(self, state: _CameraState, frame: np.ndarray, now: float) -> list[_Found]:
+        cfg = self.config
+        small = cv2.GaussianBlur(cv2.resize(frame, _WORK, interpolation=cv2.INTER_AREA), (3, 3), 0).astype(np.float32)
+        luma = small @ np.asarray([0.299, 0.587, 0.114], np.float32)
+        hi, lo = small.max(axis=2), small.min(axis=2)
+        saturation = (hi - lo) / np.maximum(hi, 1.0)
+        r, g, b = small[..., 0], small[..., 1], small[..., 2]
+        flame = (r >= cfg.flame_min_red) & (r > g) & (g > b) & (saturation >= cfg.flame_min_saturation)
+        smoke = self._smoke_like(state, small, luma, saturation)
+        state.window.append(_Sample(now, luma, flame, smoke))
+        # The window holds the last `window_s` seconds at whatever rate frames come (at least 4 frames).
+        while len(state.window) > 4 and now - state.window[0].time > cfg.window_s:
+            state.window.popleft()
+        if len(state.window) < 4:
+            return []
+        regions: list[tuple[str, np.ndarray, np.ndarray]] = []  # kind, mask, per-pixel strength
+        if cfg.detect_fire:
+            mask, strength = self._flames(state)
+            regions.append(("fire", mask, strength))
+        if cfg.detect_smoke and state.background is not None:
+            lumas = np.stack([s.luma for s in state.window])
+            dynamic = lumas.std(axis=0) >= cfg.smoke_min_motion
+            self._absorb(state, small, ~dynamic)
+            share = np.mean([s.smoke for s in state.window], axis=0)
+            persistent = (share >= cfg.min_colour_share) & dynamic
+            if persistent.mean() > cfg.max_area:  # a global change: relearn the background
+                state.background, state.learning = None, []
+                state.tracks = [t for t in state.tracks if t.kind != "smoke"]
+            else:
+                regions.append(("smoke", persistent, share))
+        return self._regions(state, regions, now)
+
+    def _flames(self, state: _CameraState) -> tuple[np.ndarray, np.ndarray]:
+        cfg = self.config
+        lumas = np.stack([s.luma for s in state.window])
+        steps = np.diff(lumas, axis=0)
+        signs = np.sign(steps) * (np.abs(steps) >= cfg.flicker_amplitude)
+        reversals = (signs[1:] * signs[:-1] < 0).sum(axis=0)
+        flicker = reversals / float(max(1, len(steps) - 1))
+        colour = np.mean([s.flame for s in state.window], axis=0)
+        mask = (colour >= cfg.min_colour_share) & (flicker >= cfg.min_flicker_share)
+        return mask, flicker
+
+    def _absorb(self, state: _CameraState, small: np.ndarray, static: np.ndarray) -> None:
+        """Adopt the current view where it differs from the background yet has not moved for a window.
+
+        That is a ghost (someone who stood there while the background was learnt has left) or a
+        new normal (a parked car); smoke drifts, so it is never static for a whole window.
+        """
+        assert state.background is not None and state.changed is not None
+        adopt = static & state.changed
+        if adopt.any():
+            state.background[adopt] = small[adopt]
+            state.background_edges = _edge_energy(state.background)
+
+    def _smoke_like(
+        self, state: _CameraState, small: np.ndarray, luma: np.ndarray, saturation: np.ndarray
+    ) -> np.ndarray:
+        cfg = self.config
+        if state.background is None:
+            state.learning.append(small)
+            if len(state.learning) >= cfg.background_frames:
+                state.background = np.median(np.stack(state.learning), axis=0).astype(np.float32)
+                state.learning = []
+                state.background_edges = _edge_energy(state.background)
+            state.changed = np.zeros(luma.shape, bool)
+            return state.changed
+        bg = state.background
+        gain = float(bg.mean()) / max(float(small.mean()), 1.0)  # lights dimming is not smoke
+        if not 0.5 < gain < 2.0:
+            gain = 1.0
+        bg_luma = bg @ np.asarray([0.299, 0.587, 0.114], np.float32)
+        delta = luma * gain - bg_luma
+        changed = np.abs(delta) >= cfg.smoke_min_change
+        assert state.background_edges is not None
+        bg_edges = state.background_edges
+        edges = _edge_energy(small) * gain
+        textured = bg_edges >= 1.5
+        drop = 1.0 - edges / np.maximum(bg_edges, 1e-3)
+        veiled = np.where(textured, drop >= cfg.smoke_min_contrast_drop, delta > 0)
+        # Grey: low saturation, or (thin smoke over a coloured scene) much less saturated than the scene was.
+        hi, lo = bg.max(axis=2), bg.min(axis=2)
+        bg_saturation = (hi - lo) / np.maximum(hi, 1.0)
+        grey = (saturation <= cfg.smoke_max_saturation) | (saturation <= 0.6 * bg_saturation)
+        smoke: np.ndarray = changed & grey & veiled & (delta > 0)
+        state.changed = changed
+        if cfg.background_rate > 0:  # follow the scene where it has not changed
+            follow = (~changed).astype(np.uint8)
+            cv2.accumulateWeighted(small * gain, bg, cfg.background_rate, mask=follow)
+            state.background_edges = _edge_energy(bg)
+        return smoke
+
+    def _regions(
+        self, state: _CameraState, regions: list[tuple[str, np.ndarray, np.ndarray]], now: float
+    ) -> list[_Found]:
+        cfg = self.config
+        w, h = _WORK
+        out: list[_Found] = []
+        seen: set[int] = set()
+        for kind, mask, strength in regions:
+            cleaned = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+            cleaned = cv2.morphologyEx(cleaned, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+            count, labels, stats, centroids = cv2.connectedComponentsWithStats(cleaned, connectivity=8)
+            for i in range(1, count):
+                x, y, bw, bh, area = (int(v) for v in stats[i])
+                share = area / float(w * h)
+                if share < (cfg.min_area if kind == "fire" else cfg.smoke_min_area):
+                    continue
+                if share > cfg.max_area:
+                    continue
+                centre = (float(centroids[i][0]) / w, float(centroids[i][1]) / h)
+                zone = zone_of(centre, [list(z) for z in cfg.zones])
+                if zone is None:
+                    continue
+                box = (x / w, y / h, bw / w, bh / h)
+                track = self._match(state, kind, box, share, now)
+                seen.add(track.ident)
+                track.box, track.last_seen = box, now
+                if now - track.first_seen < (cfg.min_persist_s if kind == "fire" else cfg.smoke_persist_s):
+                    continue
+                growth = share / max(track.first_area, 1e-6) - 1.0
+                rise = track.first_top - box[1]
+                if kind == "smoke" and (growth < cfg.smoke_min_growth or rise < cfg.smoke_min_rise):
+                    continue  # grey and veiled but not both spreading and rising: not (yet) smoke
+                if track.reported_at is not None and now - track.reported_at < cfg.repeat_s:
+                    continue
+                track.reported_at = now
+                mean_strength = float(strength[labels == i].mean())
+                if kind == "fire":
+                    base = min(1.0, mean_strength / max(2 * cfg.min_flicker_share, 1e-3))
+                else:
+                    base = min(1.0, mean_strength)
+                score = min(1.0, 0.5 + 0.35 * base + 0.15 * min(1.0, max(0.0, growth)))
+                attributes = {
+                    "areaShare": round(share, 5),
+                    "growth": round(growth, 3),
+                    "riseShare": round(rise, 4),
+                    "persistedSeconds": round(now - track.first_seen, 2),
+                    ("flicker" if kind == "fire" else "persistence"): round(mean_strength, 3),
+                    "zone": zone if cfg.zones else None,
+                }
+                out.append((box, kind, score, attributes, track))
+        # Tracks not seen for half a window are over.
+        state.tracks = [t for t in state.tracks if t.ident in seen or now - t.last_seen <= cfg.window_s / 2]
+        return out
+
+    def _match(self, state: _CameraState, kind: str, box: Box, share: float, now: float) -> _Track:
+        for track in state.tracks:
+            if track.kind == kind and _overlap(track.box, box):
+                return track
+        track = _Track(state.next_id, kind, box, now, share, box[1], now)
+        state.next_id += 1
+        state.tracks.append(track)
+        return track
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _edge_energy(image: np.ndarray) -> np.ndarray:
+    """Local fine texture: the brightness's difference from its blur, averaged over 5×5.
+
+    Only fine detail counts: smoke veils it, while the smoke's own soft billows do not add any.
+    """
+    gray = image @ np.asarray([0.299, 0.587, 0.114], np.float32)
+    detail = np.abs(gray - cv2.GaussianBlur(gray, (0, 0), 1.2))
+    return cv2.blur(detail, (5, 5))
