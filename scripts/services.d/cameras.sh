@@ -20,8 +20,7 @@ CAM_LOG="$CAM_DIR/cameras.log"
 CAM_CONFIG="$CAM_DIR/go2rtc.yaml"
 CAM_MANIFEST="$CAM_DIR/manifest.json"
 CAM_GO2RTC="$SVC_DIR/bin/go2rtc"
-CAM_GO2RTC_MODULE=github.com/AlexxIT/go2rtc
-CAM_GO2RTC_VERSION=v1.9.14
+CAM_GO2RTC_VERSION=v1.9.14   # keep in step with scripts/go2rtc-build
 CAM_PYTHON=/usr/bin/python3      # Debian's: the GStreamer fallback needs its python3-gi
 
 cameras_backend() { cat "$CAM_DIR/backend" 2>/dev/null || echo go2rtc; }
@@ -30,35 +29,15 @@ cameras_alive() { pid_alive "$CAM_PIDFILE" "$(cameras_comm)"; }
 cameras_count() { cat "$CAM_DIR/count" 2>/dev/null || echo "${VMS_SVC_CAMERAS:-8}"; }
 cameras_api_port() { cat "$CAM_DIR/api_port" 2>/dev/null || echo 51984; }
 
-cameras_go() {
-    if [[ -x /usr/local/go/bin/go ]]; then echo /usr/local/go/bin/go; else command -v go; fi
-}
-
 cameras_have_go2rtc() {
     [[ -x $CAM_GO2RTC ]] && "$CAM_GO2RTC" -version 2>/dev/null | grep -q "version ${CAM_GO2RTC_VERSION#v}"
 }
 
-# Build go2rtc into .services/bin. The module proxy here serves a named version's .info/.mod/.zip
-# but answers 403 to the version list, and `go install module@version` aborts on that (its
-# deprecation check lists versions). So the exact module is downloaded (checked against go.sum
-# and sum.golang.org as usual) and installed from inside its own directory: the same go.mod and
-# go.sum, which have no replace directives, so it is the build `go install …@v1.9.14` would make.
-# Cold: about 75 s with 2 cores (downloads + compile); warm, from ~/.cache/go-build, a few seconds.
+# Build go2rtc into .services/bin with scripts/go2rtc-build (shared with `make run`, which builds
+# the platform's own streaming gateway from the same binary; the script explains the recipe).
 cameras_build_go2rtc() {
-    local go json dir
-    go=$(cameras_go) || { log "cameras: no Go toolchain (looked for /usr/local/go/bin/go and go)"; return 1; }
-    log "cameras: building go2rtc $CAM_GO2RTC_VERSION with $go ($("$go" env GOVERSION))"
-    mkdir -p "$SVC_DIR/bin"
-    # -json reports a failure inside the JSON on stdout, so show that when it fails.
-    json=$(cd "$CAM_DIR" && "$go" mod download -json "$CAM_GO2RTC_MODULE@$CAM_GO2RTC_VERSION") || {
-        log "cameras: go mod download $CAM_GO2RTC_MODULE@$CAM_GO2RTC_VERSION failed:"
-        echo "$json" >&2
-        return 1
-    }
-    dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$json")
-    [[ -n $dir && -f $dir/go.mod ]] || { log "cameras: go mod download gave no module directory"; return 1; }
-    (cd "$dir" && CGO_ENABLED=0 GOBIN="$SVC_DIR/bin" GOFLAGS="-mod=readonly -buildvcs=false" \
-        "$go" install -trimpath .) >&2 || return 1
+    log "cameras: building go2rtc $CAM_GO2RTC_VERSION (scripts/go2rtc-build)"
+    "$REPO_ROOT/scripts/go2rtc-build" "$SVC_DIR/bin" || return 1
     cameras_have_go2rtc
 }
 

@@ -13,7 +13,9 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
+from vms.auth import tickets
 from vms.auth.permissions import Permission
 from vms.auth.principal import Principal
 from vms.auth.service import Client, is_session_revoked
@@ -41,7 +43,7 @@ async def get_container(request: Request) -> Container:
 AppContainer = Annotated[Container, Depends(get_container)]
 
 
-def client_ip(request: Request, container: Container) -> str | None:
+def client_ip(request: HTTPConnection, container: Container) -> str | None:
     """The caller's IP; X-Forwarded-For is believed only as far as it was written by our proxies.
 
     Proxies append the address they received from, so the list is read from the right: the
@@ -87,22 +89,43 @@ async def get_principal(
     """Verify the bearer token, session, rate limits and IP allowlist; bind ids to the log context."""
     if credentials is None:
         raise Unauthenticated("Send 'Authorization: Bearer <access token>'; sign in at /api/v1/auth/login.")
-    claims = container.identity.signer.verify_access(credentials.credentials)
-    if await is_session_revoked(container.cache, claims.session_id):
-        raise Unauthenticated("This session has been signed out; sign in again.")
-    principal = Principal(
+    return await admit(request, container, _principal_from_token(container, credentials.credentials))
+
+
+async def get_connection_principal(connection: HTTPConnection) -> Principal:
+    """The caller of a stream (EventSource, WebSocket): a one-time `?ticket=` (browsers cannot send
+    headers there, see vms.auth.tickets), else the usual bearer header. Same checks as get_principal."""
+    container: Container = connection.app.state.container
+    ticket = connection.query_params.get("ticket")
+    if ticket:
+        return await admit(connection, container, await tickets.redeem(container.cache, ticket))
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("Open the stream with '?ticket=' from POST /api/v1/auth/stream-ticket or a bearer token.")
+    return await admit(connection, container, _principal_from_token(container, token))
+
+
+def _principal_from_token(container: Container, token: str) -> Principal:
+    claims = container.identity.signer.verify_access(token)
+    return Principal(
         user_id=claims.user_id,
         email=claims.email,
         role=claims.role,
         tenant_id=claims.tenant_id,  # type: ignore[arg-type]
         session_id=claims.session_id,
     )
+
+
+async def admit(connection: HTTPConnection, container: Container, principal: Principal) -> Principal:
+    """Session still signed in, rate limits, customer active and the address allowed; log context bound."""
+    if await is_session_revoked(container.cache, principal.session_id):
+        raise Unauthenticated("This session has been signed out; sign in again.")
     structlog.contextvars.bind_contextvars(user_id=str(principal.user_id), tenant_id=str(principal.tenant_id or ""))
     limits = container.settings.rate_limits
     await _limit(container, f"user:{principal.user_id}", limits.per_user_per_minute)
     if principal.tenant_id is not None:
         await _limit(container, f"tenant:{principal.tenant_id}", limits.per_tenant_per_minute)
-        await _ensure_tenant_access(container, principal, client_ip(request, container))
+        await _ensure_tenant_access(container, principal, client_ip(connection, container))
     return principal
 
 

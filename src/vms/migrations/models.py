@@ -7,6 +7,7 @@ from vms.config import models as config_models
 from vms.events import models as event_models
 from vms.kernel.orm import Base
 from vms.media import models as media_models
+from vms.streaming import models as streaming_models
 from vms.tenants import models as tenant_models
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "config_models",
     "event_models",
     "media_models",
+    "streaming_models",
     "tenant_models",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
@@ -9,6 +11,7 @@ from sqlalchemy.engine import make_url
 from vms import migrations
 from vms.api.app import create_app
 from vms.bootstrap import Container, build_container
+from vms.roles.streaming import build_gateway
 from vms.settings import Settings
 
 
@@ -29,8 +32,14 @@ async def run(settings: Settings, *, banner: str | None = None) -> None:
 async def serve(container: Container, *, banner: str | None = None, app: FastAPI | None = None) -> None:
     """Serve the API (or `app`, built around the same container) on the container's settings until interrupted."""
     settings = container.settings
+    app = app or create_app(container)
+    # The streaming gateway (go2rtc) runs beside the API that proxies its WebRTC signalling; without
+    # a go2rtc binary it reports itself unavailable and the API still starts (HLS keeps working).
+    gateway = build_gateway(container)
+    app.state.streaming_gateway = gateway
+    gateway_task = asyncio.create_task(gateway.run())
     config = uvicorn.Config(
-        app or create_app(container),
+        app,
         host=settings.api.host,
         port=settings.api.port,
         log_config=None,
@@ -39,7 +48,12 @@ async def serve(container: Container, *, banner: str | None = None, app: FastAPI
     )
     if banner:
         print(banner, flush=True)
-    await uvicorn.Server(config).serve()
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        gateway_task.cancel()
+        await asyncio.gather(gateway_task, return_exceptions=True)
+        await gateway.close()
 
 
 def migrate_if_embedded(settings: Settings) -> None:
