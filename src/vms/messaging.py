@@ -4,6 +4,11 @@ Shared by every consuming role (workers, events, notify, watchdog) so each of th
 delivery guarantees: a message is handled at least once, a redelivered message whose id was
 already handled is skipped, a failing message is retried with backoff and then parked on the
 dead-letter topic with its error, and the consumer moves on.
+
+Committing every message costs a write per message on the embedded bus (and a round trip on
+Kafka). A consumer whose handler is cheap can commit in batches instead (`commit_interval_s`):
+the newest handled offset of each partition is committed on a timer. Delivery stays at-least-once
+— after a crash the uncommitted tail is delivered again, and the dedupe cache skips what was done.
 """
 
 from __future__ import annotations
@@ -38,15 +43,54 @@ async def run_consumer(
     seen: Cache,
     retry: RetryPolicy = RetryPolicy(),
     dedupe_ttl_s: float = 86_400,
+    commit_interval_s: float = 0.0,
 ) -> None:
-    """Consume until cancelled: dedupe, handle with retries, dead-letter, commit.
+    """Consume until cancelled: dedupe, handle with retries, dead-letter, commit (each message, or
+    in batches every `commit_interval_s`).
 
     >>> await run_consumer(bus, ["detections"], group="events", handler=on_detection, seen=cache)
     """
-    async for message in bus.consume(topics, group=group):
-        await handle_one(
-            message, bus=bus, group=group, handler=handler, seen=seen, retry=retry, dedupe_ttl_s=dedupe_ttl_s
-        )
+    if commit_interval_s <= 0:
+        async for message in bus.consume(topics, group=group):
+            await handle_one(
+                message, bus=bus, group=group, handler=handler, seen=seen, retry=retry, dedupe_ttl_s=dedupe_ttl_s
+            )
+        return
+    handled: dict[tuple[str, int], BusMessage] = {}  # newest handled, not yet committed, per partition
+    committer = asyncio.create_task(_commit_every(commit_interval_s, handled))
+    try:
+        async for message in bus.consume(topics, group=group):
+            await handle_one(
+                message,
+                bus=bus,
+                group=group,
+                handler=handler,
+                seen=seen,
+                retry=retry,
+                dedupe_ttl_s=dedupe_ttl_s,
+                commit=False,
+            )
+            handled[(message.topic, message.partition)] = message
+    finally:
+        committer.cancel()
+        await asyncio.gather(committer, return_exceptions=True)
+        await _commit_handled(handled)  # what was done before stopping need not be redone
+
+
+async def _commit_every(interval_s: float, handled: dict[tuple[str, int], BusMessage]) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        await _commit_handled(handled)
+
+
+async def _commit_handled(handled: dict[tuple[str, int], BusMessage]) -> None:
+    batch = list(handled.values())
+    handled.clear()
+    for message in batch:  # committing an offset commits everything before it in its partition
+        try:
+            await message.commit()
+        except Exception as exc:  # e.g. the bus closing, a rebalance: the tail is redelivered and deduped
+            log.warning("commit failed", topic=message.topic, partition=message.partition, error=str(exc))
 
 
 async def handle_one(
@@ -58,11 +102,13 @@ async def handle_one(
     seen: Cache,
     retry: RetryPolicy,
     dedupe_ttl_s: float,
+    commit: bool = True,
 ) -> None:
-    """Handle one message with the guarantees above, then commit it."""
+    """Handle one message with the guarantees above, then commit it (unless the caller batches commits)."""
     seen_key = f"bus:handled:{group}:{message.message_id}"
     if await seen.get(seen_key) is not None:
-        await message.commit()  # a redelivery of something already done
+        if commit:
+            await message.commit()  # a redelivery of something already done
         return
     error: Exception | None = None
     for attempt in range(1, retry.max_attempts + 1):
@@ -90,4 +136,5 @@ async def handle_one(
         log.error("message dead-lettered", topic=message.topic, offset=message.offset, group=group)
     else:
         await seen.set(seen_key, b"1", ttl_s=dedupe_ttl_s)
-    await message.commit()
+    if commit:
+        await message.commit()

@@ -13,7 +13,12 @@ from vms.cameras.api import router as cameras
 from vms.cameras.api import sites_router as sites
 from vms.config.api import router as config
 from vms.events.api import router as events
+from vms.events.media_api import router as event_media
+from vms.events.push_api import router as event_stream
 from vms.media.api import router as recordings
+from vms.streaming.export_api import exports_router as exports
+from vms.streaming.live_api import router as live
+from vms.streaming.playback_api import router as playback
 from vms.tenants.api import own as account
 from vms.tenants.api import router as customers
 
@@ -29,5 +34,10 @@ V1_ROUTERS: list[APIRouter] = [
     camera_groups,
     config,
     recordings,
+    playback,
+    exports,
+    event_stream,  # before `events`: /events/stream is not an event id
+    event_media,
     events,
+    live,
 ]

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from vms.api.deps import AppContainer, CurrentClient, CurrentUser, Paging, PublicUoW, UoW, require
-from vms.auth import service, users
+from vms.auth import service, tickets, users
 from vms.auth.permissions import Permission, Role
 from vms.auth.principal import Principal
 from vms.auth.schemas import (
@@ -20,6 +20,7 @@ from vms.auth.schemas import (
     Refresh,
     SessionRead,
     SignIn,
+    StreamTicket,
     TokenPair,
     UserCreate,
     UserPage,
@@ -73,6 +74,13 @@ async def refresh(body: Refresh, uow: PublicUoW, container: AppContainer, client
         return await service.refresh(uow=uow, kit=container.identity, token=body.refresh_token, client=client)
     finally:
         await uow.commit()  # a detected reuse must stay revoked
+
+
+@router.post("/stream-ticket", response_model=StreamTicket)
+async def issue_stream_ticket(user: CurrentUser, container: AppContainer) -> StreamTicket:
+    """A one-time, 30-second ticket to open an event stream from a browser (which cannot send headers there)."""
+    ticket = await tickets.issue(container.cache, user)
+    return StreamTicket(ticket=ticket, expires_in_s=tickets.TICKET_TTL_S)
 
 
 @router.post("/logout", status_code=204)

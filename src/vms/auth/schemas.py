@@ -80,6 +80,13 @@ class RecoveryCodes(BaseModel):
     recovery_codes: list[str]
 
 
+class StreamTicket(BaseModel):
+    """A one-time ticket for opening an event stream (EventSource, WebSocket) as `?ticket=`."""
+
+    ticket: str
+    expires_in_s: int = Field(description="Seconds the ticket stays valid; it works once.")
+
+
 class PasswordChange(Strict):
     """Change one's own password."""
 

@@ -6,13 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query
 
-from vms.api.deps import Paging, UoW, require
+from vms.api.deps import AppContainer, Paging, UoW, require
 from vms.auth.permissions import Permission
 from vms.auth.principal import Principal
 from vms.events import service
+from vms.events.media_api import sign_media_urls
 from vms.events.models import EventStatus
+from vms.events.push_api import poke_after_commit
 from vms.events.schemas import EventAction, EventPage, EventRead, EventTags, NoteCreate, NoteRead
 from vms.kernel.ai_models import AiModel
 from vms.kernel.priority import Priority
@@ -27,6 +29,7 @@ async def list_events(
     uow: UoW,
     user: Reader,
     page: Paging,
+    container: AppContainer,
     since: datetime | None = None,
     until: datetime | None = None,
     camera_id: Annotated[list[uuid.UUID] | None, Query(max_length=200)] = None,
@@ -51,25 +54,44 @@ async def list_events(
         limit=page.limit,
         offset=page.offset,
     )
-    return EventPage(items=items, total=total, limit=page.limit, offset=page.offset)
+    signed = [sign_media_urls(item, user, container) for item in items]
+    return EventPage(items=signed, total=total, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{event_id}", response_model=EventRead)
-async def get_event(event_id: uuid.UUID, uow: UoW, user: Reader) -> EventRead:
+async def get_event(event_id: uuid.UUID, uow: UoW, user: Reader, container: AppContainer) -> EventRead:
     """One event."""
-    return await service.get_event(uow=uow, event_id=event_id)
+    return sign_media_urls(await service.get_event(uow=uow, event_id=event_id), user, container)
 
 
 @router.post("/{event_id}/actions", response_model=EventRead)
-async def act_on_event(event_id: uuid.UUID, body: EventAction, uow: UoW, user: Actor) -> EventRead:
+async def act_on_event(
+    event_id: uuid.UUID,
+    body: EventAction,
+    uow: UoW,
+    user: Actor,
+    background: BackgroundTasks,
+    container: AppContainer,
+) -> EventRead:
     """Acknowledge, resolve, mark as false positive, or reopen."""
-    return await service.act(uow=uow, event_id=event_id, data=body)
+    read = await service.act(uow=uow, event_id=event_id, data=body)
+    poke_after_commit(background, user.tenant)
+    return sign_media_urls(read, user, container)
 
 
 @router.put("/{event_id}/tags", response_model=EventRead)
-async def tag_event(event_id: uuid.UUID, body: EventTags, uow: UoW, user: Actor) -> EventRead:
+async def tag_event(
+    event_id: uuid.UUID,
+    body: EventTags,
+    uow: UoW,
+    user: Actor,
+    background: BackgroundTasks,
+    container: AppContainer,
+) -> EventRead:
     """Replace the event's tags (False Alarm, Critical, custom)."""
-    return await service.set_tags(uow=uow, event_id=event_id, tags=body.tags)
+    read = await service.set_tags(uow=uow, event_id=event_id, tags=body.tags)
+    poke_after_commit(background, user.tenant)
+    return sign_media_urls(read, user, container)
 
 
 @router.get("/{event_id}/notes", response_model=list[NoteRead])
@@ -79,6 +101,10 @@ async def list_event_notes(event_id: uuid.UUID, uow: UoW, user: Reader) -> list[
 
 
 @router.post("/{event_id}/notes", status_code=201, response_model=NoteRead)
-async def add_event_note(event_id: uuid.UUID, body: NoteCreate, uow: UoW, user: Actor) -> NoteRead:
+async def add_event_note(
+    event_id: uuid.UUID, body: NoteCreate, uow: UoW, user: Actor, background: BackgroundTasks
+) -> NoteRead:
     """Add a comment."""
-    return await service.add_note(uow=uow, event_id=event_id, text=body.text)
+    note = await service.add_note(uow=uow, event_id=event_id, text=body.text)
+    poke_after_commit(background, user.tenant)
+    return note

@@ -29,6 +29,7 @@ class Event(HasId, TenantOwned, Base):
     __table_args__ = (
         Index("ix_events_tenant_time", "tenant_id", "occurred_at"),
         Index("ix_events_camera_time", "camera_id", "occurred_at"),
+        Index("ix_events_tenant_updated", "tenant_id", "updated_at", "id"),  # the live feed's order
     )
 
     camera_id: Mapped[uuid.UUID]
@@ -41,13 +42,15 @@ class Event(HasId, TenantOwned, Base):
     object_class: Mapped[str] = mapped_column(String(64))
     tracking_id: Mapped[str] = mapped_column(String(64))
     bounding_box: Mapped[list[float]] = mapped_column(JSON)
-    clip_url: Mapped[str | None] = mapped_column(String(2048))
+    clip_url: Mapped[str | None] = mapped_column(String(2048))  # a clip hosted elsewhere (edge, CDN); else clip_key
+    clip_key: Mapped[str | None] = mapped_column(String(400))  # our 20 s MP4 in the blob store (events.clips)
+    clip_error: Mapped[str | None] = mapped_column(String(400))  # why no clip could be cut (not retried)
     snapshot_key: Mapped[str | None] = mapped_column(String(400))
     model_version: Mapped[str] = mapped_column(String(32), default="1")
     detections: Mapped[int] = mapped_column(default=1)
     tags: Mapped[list[str]] = mapped_column(default=list)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]  # every change stamps it, creation included (vms.events.feed)
 
 
 class EventNote(HasId, TenantOwned, Base):

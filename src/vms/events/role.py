@@ -3,7 +3,15 @@
 Consumes `detections` (one consumer group for the role; instances share the cameras' partitions, so
 one camera's detections always meet the same correlator), turns them into events with the
 correlator, stores them, and announces every change on the `events` topic for live push,
-notifications and tickets. Open events are closed once their object has been gone a while.
+notifications and tickets. Open events are closed once their object has been gone a while, and
+each event gets its 20 s clip once the post-roll is recorded (events.clips).
+
+Throughput: an open event is extended by every detection of its object (5–25 per second per
+camera), but nobody needs each extension stored at once. Openings and closings are written and
+announced immediately; extensions are coalesced and written every `update_every_s`, all of a
+customer's in one transaction, and consumed offsets are committed in batches. A crash loses at most
+that last second of extension — which a restarted correlator could not continue anyway — never an
+event's opening or closing.
 """
 
 from __future__ import annotations
@@ -11,14 +19,16 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime
 
 import structlog
 
 from vms.bootstrap import Container
-from vms.events import service
-from vms.events.correlate import Correlator, Observation, Outcome
+from vms.events import feed, service
+from vms.events.clips import ClipMaker
+from vms.events.correlate import Change, Correlator, Observation, Outcome
+from vms.events.models import Event
 from vms.kernel.ai_models import MODEL_SPECS, AiModel
 from vms.kernel.clock import utcnow
 from vms.kernel.priority import Priority
@@ -36,10 +46,24 @@ GROUP = "events"
 class EventsRole:
     """Correlates detections into events until cancelled."""
 
-    def __init__(self, container: Container, *, correlator: Correlator | None = None, expire_every_s: float = 1.0):
+    def __init__(
+        self,
+        container: Container,
+        *,
+        correlator: Correlator | None = None,
+        expire_every_s: float = 1.0,
+        update_every_s: float = 1.0,
+        commit_interval_s: float = 0.2,
+        clips: ClipMaker | None = None,
+    ):
         self.container = container
         self.correlator = correlator or Correlator()
         self.expire_every_s = expire_every_s
+        self.update_every_s = update_every_s
+        self.commit_interval_s = commit_interval_s
+        self.clips = clips or ClipMaker(container)
+        self._updates: dict[uuid.UUID, Outcome] = {}  # open events' newest extension, not yet written
+        self._writing = asyncio.Lock()  # one write at a time, so changes are stored and announced in order
         self._tenants: dict[uuid.UUID, uuid.UUID] = {}  # camera → tenant, learned from detections
         self._priorities: dict[uuid.UUID, Priority] = {}  # event → priority of its job
         self.stored = 0
@@ -48,14 +72,25 @@ class EventsRole:
     async def run(self) -> None:
         """Consume detections and close finished events until cancelled."""
         await self.container.bus.ensure_topics(PARTITIONS)
-        expiry = asyncio.create_task(self._expire_loop())
+        loops = [
+            asyncio.create_task(self._expire_loop()),
+            asyncio.create_task(self._update_loop()),
+            asyncio.create_task(self.clips.run()),
+        ]
         try:
             await run_consumer(
-                self.container.bus, [DETECTIONS], group=GROUP, handler=self.handle, seen=self.container.cache
+                self.container.bus,
+                [DETECTIONS],
+                group=GROUP,
+                handler=self.handle,
+                seen=self.container.cache,
+                commit_interval_s=self.commit_interval_s,
             )
         finally:
-            expiry.cancel()
-            await asyncio.gather(expiry, return_exceptions=True)
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            await self.write_updates()
 
     async def handle(self, message: BusMessage) -> None:
         """One detection from a worker."""
@@ -73,37 +108,76 @@ class EventsRole:
             track_id=doc.get("trackingId"),
         )
         priority = Priority(doc.get("priority") or MODEL_SPECS[observation.model].default_priority)
-        outcomes = self.correlator.observe(observation)
-        for outcome in outcomes:
+        urgent: list[Outcome] = []
+        for outcome in self.correlator.observe(observation):
             self._priorities.setdefault(outcome.incident.id, priority)
-        await self._store(outcomes)
+            if outcome.change is Change.UPDATED:
+                self._updates[outcome.incident.id] = outcome
+            else:
+                urgent.append(outcome)
+        await self._store(urgent)
+
+    async def write_updates(self) -> None:
+        """Store the coalesced extensions of open events now."""
+        batch, self._updates = list(self._updates.values()), {}
+        await self._store(batch)
+
+    async def _update_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.update_every_s)
+            try:
+                await self.write_updates()
+            except Exception as exc:  # a storage hiccup must not stop later writes
+                log.error("writing event updates failed", error=str(exc))
 
     async def _expire_loop(self) -> None:
         while True:
             await asyncio.sleep(self.expire_every_s)
             try:
-                await self._store(self.correlator.expire(utcnow()))
+                closed = self.correlator.expire(utcnow())
+                for outcome in closed:
+                    self._updates.pop(outcome.incident.id, None)  # the closing carries the newest extent
+                await self._store(closed)
             except Exception as exc:  # a storage hiccup must not stop closing events later
                 log.error("closing events failed", error=str(exc))
 
     async def _store(self, outcomes: list[Outcome]) -> None:
+        """Write outcomes, one transaction per customer, then announce each stored change."""
+        if outcomes:
+            async with self._writing:
+                await self._write(outcomes)
+
+    async def _write(self, outcomes: list[Outcome]) -> None:
+        by_tenant: dict[uuid.UUID, list[Outcome]] = defaultdict(list)
         for outcome in outcomes:
-            incident = outcome.incident
-            tenant_id = self._tenants[incident.camera_id]
-            priority = self._priorities.get(incident.id, MODEL_SPECS[incident.model].default_priority)
+            by_tenant[self._tenants[outcome.incident.camera_id]].append(outcome)
+        for tenant_id, batch in by_tenant.items():
+            stored = []
             async with self.container.unit_of_work(TenantScope.of(tenant_id), ACTOR) as uow:  # type: ignore[arg-type]
-                event = await service.apply_outcome(uow=uow, outcome=outcome, tenant_id=tenant_id, priority=priority)
+                for outcome in batch:
+                    incident = outcome.incident
+                    priority = self._priorities.get(incident.id, MODEL_SPECS[incident.model].default_priority)
+                    event = await service.apply_outcome(
+                        uow=uow, outcome=outcome, tenant_id=tenant_id, priority=priority
+                    )
+                    if event is not None:
+                        stored.append((outcome, event, priority))
                 await uow.commit()
-            if event is None:
-                continue
-            self.stored += 1
-            self.changes[outcome.change.value] += 1
-            document = service.event_read(event).model_dump(mode="json", by_alias=True)
-            await self.container.bus.publish(
-                EVENTS,
-                key=str(incident.camera_id),
-                value=json.dumps({"change": outcome.change.value, "event": document}).encode(),
-                headers={"tenant": str(tenant_id), "priority": priority.value},
-            )
-            if outcome.change.value == "closed":
-                self._priorities.pop(incident.id, None)
+            if stored:
+                feed.changed(tenant_id)  # live streams in this process (single box) push it at once
+            for outcome, event, priority in stored:
+                await self._announce(tenant_id, outcome, event, priority)
+
+    async def _announce(self, tenant_id: uuid.UUID, outcome: Outcome, event: Event, priority: Priority) -> None:
+        incident = outcome.incident
+        self.stored += 1
+        self.changes[outcome.change.value] += 1
+        document = service.event_read(event).model_dump(mode="json", by_alias=True)
+        await self.container.bus.publish(
+            EVENTS,
+            key=str(incident.camera_id),
+            value=json.dumps({"change": outcome.change.value, "event": document}).encode(),
+            headers={"tenant": str(tenant_id), "priority": priority.value},
+        )
+        if outcome.change is Change.CLOSED:
+            self._priorities.pop(incident.id, None)

@@ -40,12 +40,17 @@ class EventRead(Camel):
     timestamp: datetime
     ended_at: datetime | None = None
     detection_metadata: DetectionMetadata
-    clip_url: str | None = None
+    clip_url: str | None = Field(
+        None, description="The 20 s MP4 around the event (10 s before, 10 s after), a signed URL that expires."
+    )
+    snapshot_url: str | None = Field(None, description="A JPEG of the event's moment, a signed URL that expires.")
+    clip_error: str | None = Field(None, description="Why no clip could be cut (no recording at the time …).")
     priority: Priority
     status: EventStatus
     tags: list[str] = Field(default_factory=list)
     model_version: str = "1"
     detections: int = 1
+    updated_at: datetime | None = Field(None, description="Last change; live-push clients keep the newest per event.")
 
 
 EventPage = Page[EventRead]

@@ -17,6 +17,8 @@ from vms.kernel.paging import LIKE_ESCAPE, contains_pattern
 from vms.kernel.priority import Priority
 from vms.uow import UnitOfWork
 
+MEDIA_PATH = "/api/v1/events"  # clip and snapshot URLs; the API signs them per viewer (events/api.py)
+
 # action → (states it may start from, state it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[EventStatus], EventStatus]] = {
     "acknowledge": (frozenset({EventStatus.NEW}), EventStatus.ACKNOWLEDGED),
@@ -48,6 +50,7 @@ async def apply_outcome(
             bounding_box=list(incident.box),
             model_version=model_version,
             detections=incident.hits,
+            updated_at=utcnow(),  # every change, creation included, stamps the live feed (events.feed)
         )
         uow.add(event)
         await uow.flush()
@@ -125,13 +128,15 @@ async def set_tags(*, uow: UnitOfWork, event_id: uuid.UUID, tags: list[str]) -> 
     event = await uow.get(Event, event_id, what="Event")
     before = list(event.tags)
     event.tags = sorted({t.strip().lower() for t in tags if t.strip()})
+    event.updated_at = utcnow()
     uow.audit("tag", "event", event.id, old={"tags": before}, new={"tags": event.tags})
     return event_read(event)
 
 
 async def add_note(*, uow: UnitOfWork, event_id: uuid.UUID, text: str) -> NoteRead:
     """Append a comment to the event's thread."""
-    await uow.get(Event, event_id, what="Event")
+    event = await uow.get(Event, event_id, what="Event")
+    event.updated_at = utcnow()  # live consoles refresh the thread
     note = EventNote(event_id=event_id, author_id=uow.actor.user_id, author=uow.actor.email, text=text)
     uow.add(note)
     await uow.flush()
@@ -161,10 +166,13 @@ def event_read(event: Event) -> EventRead:
         detection_metadata=DetectionMetadata(
             bounding_box=list(event.bounding_box), object_class=event.object_class, tracking_id=event.tracking_id
         ),
-        clip_url=event.clip_url,
+        clip_url=event.clip_url or (f"{MEDIA_PATH}/{event.id}/clip.mp4" if event.clip_key else None),
+        snapshot_url=f"{MEDIA_PATH}/{event.id}/snapshot.jpg" if event.snapshot_key else None,
+        clip_error=event.clip_error,
         priority=Priority(event.priority),
         status=EventStatus(event.status),
         tags=list(event.tags),
         model_version=event.model_version,
         detections=event.detections,
+        updated_at=as_utc(event.updated_at) if event.updated_at else None,
     )
