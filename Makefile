@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: help install run test test-fast bench lint format services-up services-down
+.PHONY: help install run test test-fast bench lint format services-up services-down web test-web
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -13,10 +13,12 @@ install: ## Install uv (from PyPI) if missing and the locked Python dependencies
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
 
-run: install ## Start the platform on embedded defaults (SQLite, in-process cache, local files)
+run: install web ## Start the platform on embedded defaults (SQLite, in-process cache, local files)
+	@scripts/go2rtc-build || echo "make: go2rtc could not be built (see above): WebRTC live view is off, HLS still plays" >&2
 	$(UV) run vms serve
 
-test: install ## Start the real engines and run the whole test suite (lint and types included)
+test: install web test-web ## Start the real engines and run the whole test suite (lint and types included)
+	scripts/web-prereqs chromium
 	$(UV) run ruff check src tests bench
 	$(UV) run mypy
 	set -a && eval "$$(scripts/services up)" && set +a && $(UV) run pytest
@@ -42,3 +44,21 @@ services-up: ## Start PostgreSQL and Redis on 127.0.0.1 (data under .services/)
 
 services-down: ## Stop them
 	scripts/services down
+
+# The web console (web/): npm ci only when node_modules is missing or package-lock.json changed,
+# then a build when a source changed. The api role serves web/dist at "/".
+WEB_SOURCES := $(shell find web/src web/public web/scripts -type f 2>/dev/null) \
+	web/index.html web/vite.config.ts web/tsconfig.json web/package.json
+
+web/node_modules/.installed: web/package-lock.json
+	@scripts/web-prereqs node
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run build
+
+web: web/dist/index.html ## Build the web console into web/dist (npm ci when needed)
+
+test-web: web/node_modules/.installed ## Vitest component tests of the web console
+	cd web && npm test -- --run

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
 from vms import __version__
-from vms.api import errors, health
+from vms.api import errors, health, web
 from vms.api.middleware import BodyLimit, IpRateLimit, RequestContext
 from vms.api.routers import V1_ROUTERS
 from vms.bootstrap import Container
@@ -40,10 +39,7 @@ def create_app(container: Container) -> FastAPI:
     for router in V1_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        # The operator console (web/) is served here once it lands; until then, the API docs.
-        return RedirectResponse("/docs")
+    web.mount_console(app)  # the operator console at "/"; a catch-all, so it stays after every API route
 
     settings = container.settings
     # Outermost first: ids and logs see everything, then size and rate limits, then CORS.

@@ -179,10 +179,7 @@ async def test_missing_token_is_401_problem_json_saying_how_to_sign_in(client):
     assert "/api/v1/auth/login" in r.json()["detail"]
 
 
-async def test_root_redirects_to_the_api_docs(client):
-    r = await client.get("/")
-    assert r.status_code in (302, 307)
-    assert r.headers["location"] == "/docs"
+# "/" serves the web console: tests/unit/api/test_web.py
 
 
 # --- OpenAPI ------------------------------------------------------------------------------------

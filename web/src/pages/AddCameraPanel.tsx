@@ -1,0 +1,165 @@
+// Add a camera by RTSP address: the server probes the stream (a few seconds) and answers with what
+// it measured, or with a problem+json saying why not (unreachable, refused credentials, codec…).
+import { useState, type FormEvent } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, ApiError, unwrap, type CameraRead } from "../api";
+import { keys } from "../api/queries";
+import { ProblemMessage } from "../components/States";
+import { StatusBadge } from "../components/StatusBadge";
+
+export default function AddCameraPanel({ onClose }: { onClose: () => void }) {
+  const client = useQueryClient();
+  const [name, setName] = useState("");
+  const [mainUrl, setMainUrl] = useState("");
+  const [subUrl, setSubUrl] = useState("");
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [zoneId, setZoneId] = useState("");
+  const [probe, setProbe] = useState(true);
+
+  const zones = useQuery({
+    queryKey: ["nodes", "zones"],
+    queryFn: async () => unwrap(await api.GET("/api/v1/nodes", { params: { query: { kind: "zone", limit: 500 } } })),
+  });
+
+  const create = useMutation({
+    mutationFn: async (): Promise<CameraRead> =>
+      unwrap(
+        await api.POST("/api/v1/cameras", {
+          body: {
+            name: name.trim(),
+            main_url: mainUrl.trim(),
+            sub_url: subUrl.trim() || null,
+            zone_id: zoneId || null,
+            auth: username ? { method: "basic", username, password: password || null } : null,
+            probe,
+          },
+        }),
+      ),
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: keys.cameras });
+      void client.invalidateQueries({ queryKey: keys.tree });
+    },
+  });
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.mutate();
+  };
+  const fieldErrors = create.error instanceof ApiError ? create.error.fieldErrors : {};
+  const reset = () => {
+    create.reset();
+    setName("");
+    setMainUrl("");
+    setSubUrl("");
+  };
+
+  if (create.isSuccess) return <ProbeResult camera={create.data} onAnother={reset} onClose={onClose} />;
+
+  return (
+    <form className="panel add-camera" onSubmit={submit} aria-labelledby="add-title">
+      <h2 id="add-title">Add a camera</h2>
+      <label>
+        Name
+        <input required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} autoFocus />
+        {fieldErrors.name && <span className="field-error">{fieldErrors.name}</span>}
+      </label>
+      <label>
+        RTSP address (main stream)
+        <input
+          required
+          value={mainUrl}
+          onChange={(e) => setMainUrl(e.target.value)}
+          placeholder="rtsp://10.0.0.7:554/Streaming/Channels/101"
+          className="mono"
+          aria-describedby="main-url-help"
+        />
+        <span id="main-url-help" className="help">
+          rtsp:// or rtsps:// (http(s):// for MJPEG). A user:password in the address is stored as credentials.
+        </span>
+        {fieldErrors.main_url && <span className="field-error">{fieldErrors.main_url}</span>}
+      </label>
+      <label>
+        Sub stream (optional)
+        <input value={subUrl} onChange={(e) => setSubUrl(e.target.value)} className="mono" />
+        {fieldErrors.sub_url && <span className="field-error">{fieldErrors.sub_url}</span>}
+      </label>
+      <div className="row">
+        <label>
+          Username (optional)
+          <input autoComplete="off" value={username} onChange={(e) => setUsername(e.target.value)} />
+        </label>
+        <label>
+          Password
+          <input type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+        </label>
+      </div>
+      <label>
+        Zone
+        <select value={zoneId} onChange={(e) => setZoneId(e.target.value)}>
+          <option value="">No zone</option>
+          {zones.data?.items.map((z) => (
+            <option key={z.id} value={z.id}>
+              {z.path.join(" › ")}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="check">
+        <input type="checkbox" checked={probe} onChange={(e) => setProbe(e.target.checked)} />
+        Probe the stream now (recommended: checks the address and measures codec, resolution and bitrate)
+      </label>
+      {create.isError && <ProblemMessage error={create.error} />}
+      <div className="row">
+        <button type="submit" className="primary" disabled={create.isPending}>
+          {create.isPending ? (probe ? "Probing the stream…" : "Adding…") : "Add camera"}
+        </button>
+        <button type="button" onClick={onClose}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function ProbeResult({ camera, onAnother, onClose }: { camera: CameraRead; onAnother: () => void; onClose: () => void }) {
+  const s = camera.main_stream;
+  return (
+    <section className="panel probe-result" aria-labelledby="probe-title" data-testid="probe-result">
+      <h2 id="probe-title">Added “{camera.name}”</h2>
+      <p>
+        Status: <StatusBadge status={camera.status} />
+      </p>
+      {s ? (
+        <dl className="facts">
+          <dt>Codec</dt>
+          <dd>{s.codec.toUpperCase()}</dd>
+          <dt>Resolution</dt>
+          <dd>
+            {s.width}×{s.height}
+          </dd>
+          <dt>Frame rate</dt>
+          <dd>{s.fps ? `${s.fps.toFixed(1)} fps` : "unknown"}</dd>
+          <dt>Bitrate</dt>
+          <dd>{s.bitrate_kbps} kbit/s</dd>
+          {s.gop_s != null && (
+            <>
+              <dt>Keyframe interval</dt>
+              <dd>{s.gop_s.toFixed(1)} s</dd>
+            </>
+          )}
+        </dl>
+      ) : (
+        <p>The stream was not probed; use “Probe” on the camera later to check it.</p>
+      )}
+      <div className="row">
+        <button type="button" className="primary" onClick={onAnother}>
+          Add another
+        </button>
+        <button type="button" onClick={onClose}>
+          Done
+        </button>
+      </div>
+    </section>
+  );
+}
