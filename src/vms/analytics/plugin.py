@@ -97,6 +97,18 @@ class AnalyticsModel(ABC, Generic[C]):
         """Detections in `clip` (already decoded and normalised once for every hosted model)."""
 
 
+def continues(last_time: datetime | None, first: datetime, *, gap_reset_s: float) -> bool:
+    """Whether a clip starting at `first` continues a camera's state last fed at `last_time`.
+
+    Not after a recording gap longer than `gap_reset_s` (the scene may have changed: trackers and
+    references start over), nor when time goes backwards by more than a second's jitter (a replay).
+    """
+    if last_time is None:
+        return True
+    gap = (first - last_time).total_seconds()
+    return -1.0 <= gap <= gap_reset_s
+
+
 REGISTRY: dict[AiModel, type[AnalyticsModel[Any]]] = {}
 UNAVAILABLE: dict[AiModel, str] = {}
 

@@ -14,6 +14,7 @@ Ids are stable strings (`"<prefix>-<n>"`); a tracker lives per camera, across se
 from __future__ import annotations
 
 import itertools
+import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +68,12 @@ def _measure(box: Box) -> np.ndarray:
 
 class Tracker:
     """IoU + Kalman tracker. `update` takes one step's detections and returns the confirmed tracks seen in it."""
+
+    @classmethod
+    def for_camera(cls, camera_id: uuid.UUID, *, max_misses: int) -> Tracker:
+        """The tracker a person-based model keeps per camera: ids prefixed with the camera's, so
+        they stay unique across cameras in events and the inbox."""
+        return cls(min_hits=2, max_misses=max_misses, prefix=camera_id.hex[:8])
 
     def __init__(
         self,

@@ -32,7 +32,7 @@ from pydantic import Field
 
 from vms.analytics.detect.persons import PersonDetector, PersonDetectorOptions
 from vms.analytics.detect.zones import Polygon, zone_of
-from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, register
+from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, continues, register
 from vms.kernel.ai_models import AiModel
 from vms.media.normalize import NormalizedClip
 
@@ -116,8 +116,7 @@ class Crowd(AnalyticsModel[CrowdConfig]):
 
     def _state(self, camera_id: uuid.UUID, first: datetime) -> _CameraState:
         state = self._cameras.get(camera_id)
-        gap = (first - state.last_time).total_seconds() if state and state.last_time else 0.0
-        if state is None or gap > self.config.gap_reset_s or gap < -1.0:
+        if state is None or not continues(state.last_time, first, gap_reset_s=self.config.gap_reset_s):
             subtractor = cv2.createBackgroundSubtractorMOG2(history=300, varThreshold=16, detectShadows=True)
             state = _CameraState(subtractor)
             self._cameras[camera_id] = state

@@ -39,7 +39,7 @@ from vms.analytics.detect import Box, iou
 from vms.analytics.detect.persons import PersonDetectorOptions
 from vms.analytics.detect.tracker import Tracker
 from vms.analytics.detect.zones import Polygon, zone_of
-from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, register
+from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, continues, register
 from vms.kernel.ai_models import AiModel
 from vms.media.normalize import NormalizedClip
 
@@ -131,10 +131,8 @@ class Fallen(AnalyticsModel[FallenConfig]):
 
     def _state(self, camera_id: uuid.UUID, first: datetime) -> _CameraState:
         state = self._cameras.get(camera_id)
-        gap = (first - state.last_time).total_seconds() if state and state.last_time else 0.0
-        if state is None or gap > self.config.gap_reset_s or gap < -1.0:
-            tracker = Tracker(min_hits=2, max_misses=self.config.track_lost_steps, prefix=camera_id.hex[:8])
-            state = _CameraState(tracker)
+        if state is None or not continues(state.last_time, first, gap_reset_s=self.config.gap_reset_s):
+            state = _CameraState(Tracker.for_camera(camera_id, max_misses=self.config.track_lost_steps))
             self._cameras[camera_id] = state
         return state
 
