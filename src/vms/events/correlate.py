@@ -36,6 +36,7 @@ class Observation:
     object_class: str
     score: float
     track_id: str | None = None
+    threshold: float | None = None  # the camera's configured confidence threshold; None: the model's rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,7 @@ class Correlator:
     def observe(self, obs: Observation) -> list[Outcome]:
         """Feed one detection; returns the event changes it causes."""
         rules = self.rules(obs.model)
-        if obs.score < rules.threshold:
+        if obs.score < (rules.threshold if obs.threshold is None else obs.threshold):
             return []
         incidents = self._live.setdefault((obs.camera_id, obs.model), [])
         incident = self._match(incidents, obs, rules)

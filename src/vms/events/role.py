@@ -2,8 +2,9 @@
 
 Consumes `detections` (one consumer group for the role; instances share the cameras' partitions, so
 one camera's detections always meet the same correlator), turns them into events with the
-correlator, stores them, and announces every change on the `events` topic for live push,
-notifications and tickets. Open events are closed once their object has been gone a while, and
+correlator — each camera's confidence thresholds come from the configuration service
+(events.thresholds) — stores them, and announces every change on the `events` topic for live
+push, notifications and tickets. Open events are closed once their object has been gone a while, and
 each event gets its 20 s clip once the post-roll is recorded (events.clips).
 
 Throughput: an open event is extended by every detection of its object (5–25 per second per
@@ -29,6 +30,7 @@ from vms.events import feed, service
 from vms.events.clips import ClipMaker
 from vms.events.correlate import Change, Correlator, Observation, Outcome
 from vms.events.models import Event
+from vms.events.thresholds import ConfiguredThresholds
 from vms.kernel.ai_models import MODEL_SPECS, AiModel
 from vms.kernel.clock import utcnow
 from vms.kernel.priority import Priority
@@ -55,6 +57,7 @@ class EventsRole:
         update_every_s: float = 1.0,
         commit_interval_s: float = 0.2,
         clips: ClipMaker | None = None,
+        thresholds: ConfiguredThresholds | None = None,
     ):
         self.container = container
         self.correlator = correlator or Correlator()
@@ -62,6 +65,7 @@ class EventsRole:
         self.update_every_s = update_every_s
         self.commit_interval_s = commit_interval_s
         self.clips = clips or ClipMaker(container)
+        self.thresholds = thresholds or ConfiguredThresholds(container)
         self._updates: dict[uuid.UUID, Outcome] = {}  # open events' newest extension, not yet written
         self._writing = asyncio.Lock()  # one write at a time, so changes are stored and announced in order
         self._tenants: dict[uuid.UUID, uuid.UUID] = {}  # camera → tenant, learned from detections
@@ -98,14 +102,16 @@ class EventsRole:
         camera_id = uuid.UUID(doc["cameraId"])
         tenant_id = uuid.UUID(doc["customerId"])
         self._tenants[camera_id] = tenant_id
+        model = AiModel(doc["model"])
         observation = Observation(
             camera_id=camera_id,
-            model=AiModel(doc["model"]),
+            model=model,
             at=datetime.fromisoformat(doc["frameTime"]),
             box=tuple(doc["boundingBox"]),
             object_class=doc["objectClass"],
             score=float(doc["score"]),
             track_id=doc.get("trackingId"),
+            threshold=await self.thresholds.get(tenant_id, camera_id, model),
         )
         priority = Priority(doc.get("priority") or MODEL_SPECS[observation.model].default_priority)
         urgent: list[Outcome] = []

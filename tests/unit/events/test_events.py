@@ -12,6 +12,7 @@ from tests import factories
 from vms.auth.permissions import Role
 from vms.events.correlate import Correlator, Rules
 from vms.events.role import EventsRole
+from vms.kernel.ai_models import AiModel
 from vms.kernel.topics import DETECTIONS, EVENTS, PARTITIONS
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -132,3 +133,37 @@ async def test_another_customers_event_is_not_found(client, container):
     assert (await client.get(f"/api/v1/events/{event_id}", headers=admin_a.headers)).status_code == 404
     act = await client.post(f"/api/v1/events/{event_id}/actions", headers=admin_a.headers, json={"action": "resolve"})
     assert act.status_code == 404
+
+
+async def test_confidence_thresholds_come_from_the_configuration_hierarchy(client, container):
+    """A customer-wide threshold above the detections' score silences them; a camera override below
+    it lets that camera's (and only that camera's) detections through again."""
+    await container.bus.ensure_topics(PARTITIONS)
+    customer = await factories.customer(container)
+    admin = await factories.account(client, container, tenant_id=customer.id, role=Role.ADMIN)
+    quiet = await factories.camera(container, tenant_id=customer.id)
+    loud = await factories.camera(container, tenant_id=customer.id)
+    key = "models.intrusion.confidence_threshold"
+    r = await client.patch(
+        "/api/v1/config/customer", headers=admin.headers, json={"values": {key: 0.95}, "reason": "too many alarms"}
+    )
+    assert r.status_code == 200, r.text
+    r = await client.patch(
+        f"/api/v1/config/camera/{loud.id}", headers=admin.headers, json={"values": {key: 0.8}, "reason": "vault door"}
+    )
+    assert r.status_code == 200, r.text
+    await publish_walk(container, tenant=customer.id, camera=quiet.id, seconds=3, track="q")  # scores are 0.9
+    await publish_walk(container, tenant=customer.id, camera=loud.id, seconds=3, track="l")
+    role = EventsRole(container, correlator=Correlator(default_rules=Rules(min_hits=3, min_duration_s=1)))
+    task = asyncio.create_task(role.run())
+    try:
+        async with asyncio.timeout(15):  # until every detection of both cameras is consumed and committed
+            while role.stored < 1 or await container.bus.lag("events", [DETECTIONS]) != {DETECTIONS: 0}:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    events = (await client.get("/api/v1/events", headers=admin.headers)).json()["items"]
+    assert [e["cameraId"] for e in events] == [str(loud.id)]
+    assert await role.thresholds.get(customer.id, quiet.id, AiModel.INTRUSION) == 0.95
+    assert await role.thresholds.get(customer.id, loud.id, AiModel.INTRUSION) == 0.8
