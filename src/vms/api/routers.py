@@ -21,6 +21,7 @@ from vms.streaming.live_api import router as live
 from vms.streaming.playback_api import router as playback
 from vms.tenants.api import own as account
 from vms.tenants.api import router as customers
+from vms.tickets.api import router as tickets
 
 V1_ROUTERS: list[APIRouter] = [
     auth,
@@ -39,5 +40,6 @@ V1_ROUTERS: list[APIRouter] = [
     event_stream,  # before `events`: /events/stream is not an event id
     event_media,
     events,
+    tickets,
     live,
 ]

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
 
 from vms.api.deps import AppContainer, Paging, UoW, require
 from vms.auth.permissions import Permission
@@ -18,10 +18,12 @@ from vms.events.push_api import poke_after_commit
 from vms.events.schemas import EventAction, EventPage, EventRead, EventTags, NoteCreate, NoteRead
 from vms.kernel.ai_models import AiModel
 from vms.kernel.priority import Priority
+from vms.tickets.schemas import TicketCreate, TicketRead
 
 router = APIRouter(prefix="/events", tags=["events"])
 Reader = Annotated[Principal, Depends(require(Permission.EVENT_READ))]
 Actor = Annotated[Principal, Depends(require(Permission.EVENT_ACT))]
+TicketWriter = Annotated[Principal, Depends(require(Permission.TICKET_WRITE))]
 
 
 @router.get("", response_model=EventPage)
@@ -77,6 +79,23 @@ async def act_on_event(
     read = await service.act(uow=uow, event_id=event_id, data=body)
     poke_after_commit(background, user.tenant)
     return sign_media_urls(read, user, container)
+
+
+@router.post("/{event_id}/ticket", status_code=201, response_model=TicketRead)
+async def escalate_event(
+    event_id: uuid.UUID,
+    body: TicketCreate,
+    uow: UoW,
+    user: TicketWriter,
+    background: BackgroundTasks,
+    response: Response,
+) -> TicketRead:
+    """Escalate to a ticket (201); an event that already has one answers it with 200."""
+    ticket, created = await service.escalate(uow=uow, event_id=event_id, data=body)
+    if not created:
+        response.status_code = 200
+    poke_after_commit(background, user.tenant)
+    return ticket
 
 
 @router.put("/{event_id}/tags", response_model=EventRead)

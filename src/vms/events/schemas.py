@@ -45,6 +45,7 @@ class EventRead(Camel):
     )
     snapshot_url: str | None = Field(None, description="A JPEG of the event's moment, a signed URL that expires.")
     clip_error: str | None = Field(None, description="Why no clip could be cut (no recording at the time …).")
+    ticket_id: uuid.UUID | None = Field(None, description="The ticket this event was escalated to.")
     priority: Priority
     status: EventStatus
     tags: list[str] = Field(default_factory=list)

@@ -10,11 +10,13 @@ from sqlalchemy import Text, cast, or_, select
 from vms.events.correlate import Change, Outcome
 from vms.events.models import Event, EventNote, EventStatus
 from vms.events.schemas import DetectionMetadata, EventAction, EventRead, NoteRead
-from vms.kernel.ai_models import AiModel
+from vms.kernel.ai_models import MODEL_SPECS, AiModel
 from vms.kernel.clock import as_utc, utcnow
 from vms.kernel.errors import Conflict
 from vms.kernel.paging import LIKE_ESCAPE, contains_pattern
 from vms.kernel.priority import Priority
+from vms.tickets import service as tickets
+from vms.tickets.schemas import TicketCreate, TicketRead
 from vms.uow import UnitOfWork
 
 MEDIA_PATH = "/api/v1/events"  # clip and snapshot URLs; the API signs them per viewer (events/api.py)
@@ -123,6 +125,24 @@ async def act(*, uow: UnitOfWork, event_id: uuid.UUID, data: EventAction) -> Eve
     return event_read(event)
 
 
+async def escalate(*, uow: UnitOfWork, event_id: uuid.UUID, data: TicketCreate) -> tuple[TicketRead, bool]:
+    """Open the event's ticket (once: escalating again returns the same ticket); (ticket, created)."""
+    event = await uow.get(Event, event_id, what="Event")
+    at = as_utc(event.occurred_at).strftime("%Y-%m-%d %H:%M:%S UTC")
+    ticket, created = await tickets.escalate(
+        uow=uow,
+        event_id=event.id,
+        camera_id=event.camera_id,
+        default_title=f"{MODEL_SPECS[AiModel(event.event_type)].title} at {at}",
+        default_priority=Priority(event.priority),
+        data=data,
+    )
+    if created:
+        event.attributes = {**event.attributes, "ticketId": str(ticket.id)}
+        event.updated_at = utcnow()  # live consoles show the ticket
+    return ticket, created
+
+
 async def set_tags(*, uow: UnitOfWork, event_id: uuid.UUID, tags: list[str]) -> EventRead:
     """Replace the event's tags (normalised: trimmed, lower-case, unique)."""
     event = await uow.get(Event, event_id, what="Event")
@@ -169,6 +189,7 @@ def event_read(event: Event) -> EventRead:
         clip_url=event.clip_url or (f"{MEDIA_PATH}/{event.id}/clip.mp4" if event.clip_key else None),
         snapshot_url=f"{MEDIA_PATH}/{event.id}/snapshot.jpg" if event.snapshot_key else None,
         clip_error=event.clip_error,
+        ticket_id=event.attributes.get("ticketId"),
         priority=Priority(event.priority),
         status=EventStatus(event.status),
         tags=list(event.tags),

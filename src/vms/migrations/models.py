@@ -9,6 +9,7 @@ from vms.kernel.orm import Base
 from vms.media import models as media_models
 from vms.streaming import models as streaming_models
 from vms.tenants import models as tenant_models
+from vms.tickets import models as ticket_models
 
 __all__ = [
     "Base",
@@ -20,4 +21,5 @@ __all__ = [
     "media_models",
     "streaming_models",
     "tenant_models",
+    "ticket_models",
 ]
