@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
@@ -11,12 +11,24 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
 from vms.api.deps import AppContainer, Paging, UoW, require
 from vms.auth.permissions import Permission
 from vms.auth.principal import Principal
-from vms.events import service
+from vms.events import feedback, service
 from vms.events.media_api import sign_media_urls
 from vms.events.models import EventStatus
 from vms.events.push_api import poke_after_commit
-from vms.events.schemas import EventAction, EventPage, EventRead, EventTags, NoteCreate, NoteRead
+from vms.events.schemas import (
+    EventAction,
+    EventPage,
+    EventRead,
+    EventTags,
+    FeedbackRead,
+    FeedbackReport,
+    NoteCreate,
+    NoteRead,
+)
+from vms.events.thresholds import ConfiguredThresholds
 from vms.kernel.ai_models import AiModel
+from vms.kernel.clock import as_utc, utcnow
+from vms.kernel.errors import ValidationFailed
 from vms.kernel.priority import Priority
 from vms.tickets.schemas import TicketCreate, TicketRead
 
@@ -58,6 +70,42 @@ async def list_events(
     )
     signed = [sign_media_urls(item, user, container) for item in items]
     return EventPage(items=signed, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/feedback", response_model=FeedbackReport)
+async def false_positive_feedback(
+    uow: UoW,
+    user: Reader,
+    container: AppContainer,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_false_positives: Annotated[int, Query(ge=1, le=10_000)] = 3,
+    min_rate: Annotated[float, Query(ge=0, le=1)] = 0.3,
+) -> FeedbackReport:
+    """False-positive rate per camera and model (default: the last 7 days) and, where false alarms
+    are frequent, the camera threshold that would have stopped them — apply it with PATCH /config/camera/{id}."""
+    until = as_utc(until) if until else utcnow()
+    since = as_utc(since) if since else until - timedelta(days=7)
+    if until <= since or until - since > timedelta(days=92):
+        raise ValidationFailed("The window must end after it starts and span at most 92 days.")
+    rows = await feedback.false_positive_report(
+        uow=uow, since=since, until=until, min_false_positives=min_false_positives, min_rate=min_rate
+    )
+    thresholds = ConfiguredThresholds(container, ttl_s=0)
+    items = [
+        FeedbackRead(
+            camera_id=row.camera_id,
+            event_type=AiModel(row.event_type),
+            events=row.events,
+            false_positives=row.false_positives,
+            false_positive_rate=round(row.rate, 4),
+            current_threshold=await thresholds.get(user.tenant, row.camera_id, AiModel(row.event_type)),
+            proposed_threshold=row.proposed_threshold,
+            genuine_suppressed=row.genuine_suppressed,
+        )
+        for row in rows
+    ]
+    return FeedbackReport(since=since, until=until, items=items)
 
 
 @router.get("/{event_id}", response_model=EventRead)

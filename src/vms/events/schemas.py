@@ -92,3 +92,26 @@ class NoteRead(BaseModel):
     author: str | None
     text: str
     created_at: datetime
+
+
+class FeedbackRead(Camel):
+    """False alarms of one camera and model over the window, and a threshold that would stop them."""
+
+    camera_id: uuid.UUID
+    event_type: AiModel
+    events: int = Field(description="Events in the window.")
+    false_positives: int = Field(description="Of those, marked false positive by operators.")
+    false_positive_rate: float = Field(ge=0, le=1)
+    current_threshold: float = Field(description="The camera's confidence threshold in force now (configuration).")
+    proposed_threshold: float | None = Field(
+        None, description="Just above the most confident false alarm; null when false alarms are too rare to act on."
+    )
+    genuine_suppressed: int = Field(0, description="Events not marked false that the proposal would also have dropped.")
+
+
+class FeedbackReport(Camel):
+    """The false-positive feedback of a window, worst rate first."""
+
+    since: datetime
+    until: datetime
+    items: list[FeedbackRead]
