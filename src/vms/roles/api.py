@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
@@ -29,6 +33,27 @@ async def run(settings: Settings, *, banner: str | None = None) -> None:
         await container.close()
 
 
+class RoleServer(uvicorn.Server):
+    """uvicorn that stops on SIGINT/SIGTERM and returns.
+
+    Stock uvicorn re-raises the signal once it has shut down; for SIGTERM (what process managers
+    and `kill` send) that ends the process on the spot, before the role stops its go2rtc sidecar
+    and closes the container — the sidecar was left running, holding its ports.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+
 async def serve(container: Container, *, banner: str | None = None, app: FastAPI | None = None) -> None:
     """Serve the API (or `app`, built around the same container) on the container's settings until interrupted."""
     settings = container.settings
@@ -49,7 +74,7 @@ async def serve(container: Container, *, banner: str | None = None, app: FastAPI
     if banner:
         print(banner, flush=True)
     try:
-        await uvicorn.Server(config).serve()
+        await RoleServer(config).serve()
     finally:
         gateway_task.cancel()
         await asyncio.gather(gateway_task, return_exceptions=True)

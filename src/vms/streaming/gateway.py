@@ -63,6 +63,10 @@ GO2RTC_VERSION = "1.9.14"  # the version scripts/go2rtc-build builds; others run
 REPO_ROOT = Path(__file__).resolve().parents[3]
 HEALTHY_AFTER_S = 60.0  # a go2rtc that ran this long counts as healthy: the backoff starts over
 READY_TIMEOUT_S = 15.0
+# util-linux's setpriv asks the kernel to send go2rtc SIGTERM when the API process ends, even when
+# that process is killed outright and cannot stop its sidecar itself (no preexec_fn: unsafe with threads).
+_SETPRIV = shutil.which("setpriv")
+_DIE_WITH_PARENT: tuple[str, ...] = (_SETPRIV, "--pdeathsig", "TERM", "--") if _SETPRIV else ()
 STOP_TIMEOUT_S = 5.0
 LOG_TAIL_BYTES = 4096
 StreamKind = Literal["main", "sub"]
@@ -428,6 +432,7 @@ class Go2rtcGateway:
             os.write(fd, f"---- {utcnow().isoformat()} start {binary}\n".encode())
             # Its own session, so stopping it also ends the ffmpeg children it started for file sources.
             self._process = await asyncio.create_subprocess_exec(
+                *_DIE_WITH_PARENT,
                 str(binary),
                 "-config",
                 str(self.config_path),
