@@ -27,6 +27,7 @@ from vms.kernel.crypto import SecretBox
 from vms.kernel.tenancy import TenantScope
 from vms.ports import AuditStore, BlobStore, Bus, Cache, RateLimiter
 from vms.settings import Settings
+from vms.stats.metrics import Metrics
 from vms.uow import Actor, UnitOfWork
 
 
@@ -45,6 +46,7 @@ class Container:
     blobs: BlobStore
     config: ConfigCache  # configuration through the cache, with this process's refresh bookkeeping
     prober: Prober = field(default_factory=PyAvProber)  # camera stream probe; tests swap in a fake
+    metrics: Metrics = field(default_factory=Metrics)  # this process's Prometheus registry (one per container)
 
     @asynccontextmanager
     async def unit_of_work(self, scope: TenantScope, actor: Actor) -> AsyncIterator[UnitOfWork]:

@@ -194,6 +194,17 @@ class PlaybackSettings(BaseModel):
     )
 
 
+class MetricsSettings(BaseModel):
+    """The Prometheus scrape endpoint `GET /metrics`."""
+
+    token: str = Field(
+        "",
+        description="Static bearer token a Prometheus scraper may send to GET /metrics (at least 24 characters); "
+        "empty allows only signed-in callers with the platform:ops permission.",
+        pattern=r"^$|^\S{24,}$",
+    )
+
+
 class LoggingSettings(BaseModel):
     """Structured logs."""
 
@@ -220,6 +231,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     streaming: StreamingSettings = StreamingSettings()
     playback: PlaybackSettings = PlaybackSettings()
+    metrics: MetricsSettings = MetricsSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")

@@ -7,7 +7,8 @@ lower-priority job through when it has waited `starvation_s` — decodes each jo
 then publishes the detections keyed by camera and commits the job. Jobs naming none of the hosted
 models are committed and skipped without fetching any video (another group hosts them).
 
-Per model it measures job latency (published → detections out), throughput and failures.
+Per model it measures job latency (published → detections out), throughput and failures: in
+`stats` for the watchdog and, when given a `Metrics`, as Prometheus metrics (with the group's lag).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from vms.kernel.ai_models import AiModel
 from vms.kernel.topics import DETECTIONS, VIDEO_JOBS
 from vms.media.normalize import NormalizedClip, NormalizeSpec, normalize
 from vms.ports import BlobStore, Bus, BusMessage
+from vms.stats.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 RANK = {"video-jobs-critical": 0, "video-jobs-high": 1, "video-jobs-standard": 2}
@@ -81,6 +83,7 @@ class Worker:
         decode_threads: int = 2,
         queue_per_priority: int = 8,
         starvation_s: float = 5.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.bus = bus
         self.blobs = blobs
@@ -88,6 +91,9 @@ class Worker:
         self.spec = spec
         self.group = group or "worker-" + "+".join(sorted(m.value for m in models))
         self.starvation_s = starvation_s
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.watch_lag(bus, group=self.group, topics=JOB_TOPICS)
         self.stats: dict[AiModel, ModelStats] = defaultdict(ModelStats)
         self.decoded = 0
         self.completed = 0  # jobs finished and committed (detections published first)
@@ -181,6 +187,7 @@ class Worker:
         except Exception as exc:  # corrupt or missing video: count, report, move on
             for model in wanted:
                 self.stats[model].failures += 1
+                self._observe(model, job, ok=False)
             log.error("job video unusable", job_id=str(job.job_id), error=str(exc))
             await message.commit()
             return
@@ -191,13 +198,25 @@ class Worker:
             if isinstance(result, BaseException):
                 stats.failures += 1
                 log.error("model failed on job", model=model.value, job_id=str(job.job_id), error=str(result))
+                self._observe(model, job, ok=False)
                 continue
             for detection in result:
                 await self._publish(detection, job, message)
+            latency_s = time.time() - published_at
             stats.detections += len(result)
-            stats.latencies_ms.append((time.time() - published_at) * 1000)
+            stats.latencies_ms.append(latency_s * 1000)
+            self._observe(model, job, ok=True, latency_s=latency_s, detections=len(result))
         await message.commit()
         self.completed += 1
+
+    def _observe(
+        self, model: AiModel, job: VideoJob, *, ok: bool, latency_s: float | None = None, detections: int = 0
+    ) -> None:
+        if self.metrics is not None:
+            priority = job.metadata.priority.value
+            self.metrics.observe_job(
+                model=model.value, priority=priority, ok=ok, latency_s=latency_s, detections=detections
+            )
 
     async def _decode(self, job: VideoJob) -> NormalizedClip:
         segment = job.video_segment

@@ -11,6 +11,7 @@ from vms.api import errors, health, web
 from vms.api.middleware import BodyLimit, IpRateLimit, RequestContext
 from vms.api.routers import V1_ROUTERS
 from vms.bootstrap import Container
+from vms.stats.api import router as metrics_router
 
 API_PREFIX = "/api/v1"
 
@@ -36,6 +37,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(metrics_router)  # /metrics, outside /api/v1 like /health
     for router in V1_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
 
@@ -53,5 +55,5 @@ def create_app(container: Container) -> FastAPI:
     )
     app.add_middleware(IpRateLimit, container=container)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
-    app.add_middleware(RequestContext)
+    app.add_middleware(RequestContext, metrics=container.metrics)
     return app

@@ -1,5 +1,5 @@
-"""Pure ASGI middleware (cheaper than BaseHTTPMiddleware on every request): request ids and
-access logs, the body size limit, and the per-IP rate limit."""
+"""Pure ASGI middleware (cheaper than BaseHTTPMiddleware on every request): request ids, access logs
+and request metrics, the body size limit, and the per-IP rate limit."""
 
 from __future__ import annotations
 
@@ -14,16 +14,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vms.api.deps import client_ip
 from vms.api.errors import problem
 from vms.bootstrap import Container
+from vms.stats.metrics import UNMATCHED, Metrics
 
 log = structlog.get_logger("vms.api")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 class RequestContext:
-    """Give every request an id (or keep a sane incoming X-Request-ID), bind it to logs, echo it back."""
+    """Give every request an id (or keep a sane incoming X-Request-ID), bind it to logs, echo it back;
+    count it in `metrics` under its route template (never the raw path: ids would explode the series)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,13 +50,30 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                ms=round((time.perf_counter() - started) * 1000, 1),
-            )
+            elapsed = time.perf_counter() - started
+            log.info("request", method=scope["method"], path=scope["path"], status=status, ms=round(elapsed * 1000, 1))
+            if self.metrics is not None:
+                route = route_template(scope)
+                self.metrics.observe_request(method=scope["method"], route=route, status=status, seconds=elapsed)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template (`/api/v1/cameras/{camera_id}`), or "unmatched" for a request
+    refused before routing (413, 429) or matching no route.
+
+    The router leaves the matched route in the scope. FastAPI (0.16x) leaves the included router's own
+    route there, whose path lacks the prefix given to `include_router` (`/api/v1`); that prefix is
+    literal text, so it is taken from the request path's leading segments. Never the raw path itself:
+    ids in label values would make a series per camera, user and event.
+    """
+    template = getattr(scope.get("route"), "path", None)
+    if not isinstance(template, str) or not template:
+        return UNMATCHED
+    if ":path}" in template:  # a parameter spanning segments (the console's catch-all) is never under a prefix
+        return template
+    prefix_segments = scope["path"].rstrip("/").count("/") - template.rstrip("/").count("/")
+    prefix = "/".join(scope["path"].split("/")[: prefix_segments + 1]) if prefix_segments > 0 else ""
+    return prefix + template
 
 
 class BodyLimit:

@@ -54,4 +54,7 @@ class WorkerRole:
         """Create the topics if needed and run the worker."""
         await self.container.bus.ensure_topics(PARTITIONS)
         log.info("worker started", models=[m.value for m in self.models])
-        await Worker(bus=self.container.bus, blobs=self.container.blobs, models=self.models).run()
+        worker = Worker(
+            bus=self.container.bus, blobs=self.container.blobs, models=self.models, metrics=self.container.metrics
+        )
+        await worker.run()
