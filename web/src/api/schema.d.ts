@@ -1296,6 +1296,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * False Positive Feedback
+         * @description False-positive rate per camera and model (default: the last 7 days) and, where false alarms
+         *     are frequent, the camera threshold that would have stopped them — apply it with PATCH /config/camera/{id}.
+         */
+        get: operations["events-false_positive_feedback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events/stream": {
         parameters: {
             query?: never;
@@ -1434,6 +1455,26 @@ export interface paths {
          */
         put: operations["events-tag_event"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{event_id}/ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Escalate Event
+         * @description Escalate to a ticket (201); an event that already has one answers it with 200.
+         */
+        post: operations["events-escalate_event"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1783,6 +1824,50 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Tickets
+         * @description Tickets, newest first; filter by status or event.
+         */
+        get: operations["tickets-list_tickets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tickets/{ticket_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Ticket
+         * @description One ticket.
+         */
+        get: operations["tickets-get_ticket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Ticket
+         * @description Change status (open, in_progress, closed), assignee or description.
+         */
+        patch: operations["tickets-update_ticket"];
         trace?: never;
     };
     "/api/v1/users": {
@@ -2731,6 +2816,11 @@ export interface components {
             /** Tags */
             tags?: string[];
             /**
+             * Ticketid
+             * @description The ticket this event was escalated to.
+             */
+            ticketId?: string | null;
+            /**
              * Timestamp
              * Format: date-time
              */
@@ -2923,6 +3013,64 @@ export interface components {
          * @enum {string}
          */
         ExportStatus: "queued" | "running" | "done" | "failed";
+        /**
+         * FeedbackRead
+         * @description False alarms of one camera and model over the window, and a threshold that would stop them.
+         */
+        FeedbackRead: {
+            /**
+             * Cameraid
+             * Format: uuid
+             */
+            cameraId: string;
+            /**
+             * Currentthreshold
+             * @description The camera's confidence threshold in force now (configuration).
+             */
+            currentThreshold: number;
+            eventType: components["schemas"]["AiModel"];
+            /**
+             * Events
+             * @description Events in the window.
+             */
+            events: number;
+            /** Falsepositiverate */
+            falsePositiveRate: number;
+            /**
+             * Falsepositives
+             * @description Of those, marked false positive by operators.
+             */
+            falsePositives: number;
+            /**
+             * Genuinesuppressed
+             * @description Events not marked false that the proposal would also have dropped.
+             * @default 0
+             */
+            genuineSuppressed: number;
+            /**
+             * Proposedthreshold
+             * @description Just above the most confident false alarm; null when false alarms are too rare to act on.
+             */
+            proposedThreshold?: number | null;
+        };
+        /**
+         * FeedbackReport
+         * @description The false-positive feedback of a window, worst rate first.
+         */
+        FeedbackReport: {
+            /** Items */
+            items: components["schemas"]["FeedbackRead"][];
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
+        };
         /**
          * ForecastRead
          * @description How fast recordings fill the disk.
@@ -3649,6 +3797,20 @@ export interface components {
              */
             total: number;
         };
+        /** Page[TicketRead] */
+        Page_TicketRead_: {
+            /** Items */
+            items: components["schemas"]["TicketRead"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /**
+             * Total
+             * @description Items matching the filter, across all pages.
+             */
+            total: number;
+        };
         /** Page[UserRead] */
         Page_UserRead_: {
             /** Items */
@@ -3994,6 +4156,86 @@ export interface components {
             expires_in_s: number;
             /** Ticket */
             ticket: string;
+        };
+        /**
+         * TicketCreate
+         * @description What an operator adds when escalating (the rest comes from the event).
+         */
+        TicketCreate: {
+            /**
+             * Assignee
+             * @description Who should handle it (name or email).
+             */
+            assignee?: string | null;
+            /**
+             * Description
+             * @description What needs doing.
+             * @default
+             */
+            description: string;
+            /** @description Default: the event's priority. */
+            priority?: components["schemas"]["Priority"] | null;
+            /**
+             * Title
+             * @description Default: the event's type and camera.
+             */
+            title?: string | null;
+        };
+        /**
+         * TicketRead
+         * @description A ticket.
+         */
+        TicketRead: {
+            /** Assignee */
+            assignee: string | null;
+            /** Camera Id */
+            camera_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /** Description */
+            description: string;
+            /** Event Id */
+            event_id: string | null;
+            /** External Id */
+            external_id: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            priority: components["schemas"]["Priority"];
+            status: components["schemas"]["TicketStatus"];
+            /**
+             * System
+             * @description Where the ticket lives: builtin, or an external tracker.
+             */
+            system: string;
+            /** Title */
+            title: string;
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /**
+         * TicketStatus
+         * @description Where a ticket stands.
+         * @enum {string}
+         */
+        TicketStatus: "open" | "in_progress" | "closed";
+        /**
+         * TicketUpdate
+         * @description Change a ticket's status, assignee or description.
+         */
+        TicketUpdate: {
+            /** Assignee */
+            assignee?: string | null;
+            /** Description */
+            description?: string | null;
+            status?: components["schemas"]["TicketStatus"] | null;
         };
         /**
          * TimelineEvent
@@ -7021,6 +7263,40 @@ export interface operations {
             };
         };
     };
+    "events-false_positive_feedback": {
+        parameters: {
+            query?: {
+                since?: string | null;
+                until?: string | null;
+                min_false_positives?: number;
+                min_rate?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackReport"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "events-stream_events": {
         parameters: {
             query?: {
@@ -7280,6 +7556,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "events-escalate_event": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TicketCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketRead"];
                 };
             };
             /** @description Validation Error */
@@ -7959,6 +8270,108 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SiteTree"];
+                };
+            };
+        };
+    };
+    "tickets-list_tickets": {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["TicketStatus"] | null;
+                event_id?: string | null;
+                /** @description Items per page. */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_TicketRead_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "tickets-get_ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ticket_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "tickets-update_ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ticket_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TicketUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
