@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -17,11 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests import factories
+from tests.unit.streaming.recorded import serve
 from vms.auth.permissions import Role
 from vms.events.feed import Cursor, EventFeed, StreamFilter
 from vms.events.models import Event
@@ -32,17 +31,9 @@ from vms.uow import Actor
 
 @pytest.fixture
 async def base_url(app) -> AsyncIterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:  # noqa: ASYNC110 (uvicorn offers no started event)
-            await asyncio.sleep(0.02)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    await asyncio.gather(task, return_exceptions=True)
+    """host:port of the app on a real loopback server."""
+    async with serve(app) as url:
+        yield url.removeprefix("http://")
     feed = getattr(app.state, "event_feed", None)
     if feed is not None:
         await feed.close()
