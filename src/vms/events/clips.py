@@ -21,7 +21,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
 
 import structlog
 from sqlalchemy import select
@@ -34,7 +33,7 @@ from vms.kernel.errors import VmsError
 from vms.kernel.ids import TenantId
 from vms.kernel.tenancy import TenantScope
 from vms.media import service as media
-from vms.streaming.export import cut_mp4
+from vms.streaming.export import cut_stored
 from vms.streaming.hls import segment_source, thumbnail_jpeg
 from vms.uow import Actor
 
@@ -123,13 +122,12 @@ class ClipMaker:
                 self.failed += 1
                 feed.changed(tenant_id)
                 return 1
-            keys = [s.blob_key for s in segments]
-            parts = [as_utc(s.started_at) for s in segments]
+            sources = [(s.blob_key, as_utc(s.started_at)) for s in segments]
             shown = next((i for i, s in enumerate(segments) if as_utc(s.ended_at) > at), len(segments) - 1)
             key_mp4, key_jpg = clip_key(event), snapshot_key(event)
         try:
-            await self._cut(keys, parts, start, end, key_mp4)
-            snapshot = await self._snapshot(keys[shown], parts[shown], at, key_jpg)
+            await self._cut(sources, start, end, key_mp4)
+            snapshot = await self._snapshot(*sources[shown], at, key_jpg)
         except VmsError as exc:
             async with self.container.unit_of_work(scope, ACTOR) as uow:
                 event = await uow.get(Event, event_id, what="Event")
@@ -147,18 +145,11 @@ class ClipMaker:
         feed.changed(tenant_id)
         return 1
 
-    async def _cut(self, keys: list[str], parts: list[datetime], start: datetime, end: datetime, key: str) -> None:
-        loop = asyncio.get_running_loop()
-        blobs = self.container.blobs
-
-        def open_part(index: int) -> str | BinaryIO:
-            # Runs on the cutting thread; the blob store is async, so hop back to the loop per segment.
-            return asyncio.run_coroutine_threadsafe(segment_source(blobs, keys[index]), loop).result()
-
+    async def _cut(self, sources: list[tuple[str, datetime]], start: datetime, end: datetime, key: str) -> None:
         with tempfile.TemporaryDirectory(prefix="vms-clip-") as tmp:
             out = Path(tmp) / "clip.mp4"
-            await asyncio.to_thread(cut_mp4, parts, open_part, start=start, end=end, out_path=out)
-            await blobs.put_file(key, out, move=True)
+            await cut_stored(self.container.blobs, sources, start=start, end=end, out_path=out)
+            await self.container.blobs.put_file(key, out, move=True)
 
     async def _snapshot(self, segment_key: str, started_at: datetime, at: datetime, key: str) -> str | None:
         """The frame at the event's moment as a JPEG; a clip without a snapshot is still a clip."""

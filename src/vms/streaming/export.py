@@ -266,6 +266,28 @@ def cut_mp4(
     return CutResult(frames=frames, duration_s=last_end / CLOCK, first_at=first_wall, skipped_segments=skipped)
 
 
+async def cut_stored(
+    blobs: BlobStore,
+    segments: Sequence[tuple[str, datetime]],
+    *,
+    start: datetime,
+    end: datetime,
+    out_path: Path,
+    on_progress: Callable[[int], None] = lambda _done: None,
+) -> CutResult:
+    """`cut_mp4` over stored segments given as (blob key, UTC start), on a thread off the event loop."""
+    loop = asyncio.get_running_loop()
+
+    def open_part(index: int) -> str | BinaryIO:
+        # Runs on the cutter thread; the blob store is async, so hop back to the loop for each segment.
+        return asyncio.run_coroutine_threadsafe(segment_source(blobs, segments[index][0]), loop).result()
+
+    parts = [started_at for _, started_at in segments]
+    return await asyncio.to_thread(
+        cut_mp4, parts, open_part, start=start, end=end, out_path=out_path, on_progress=on_progress
+    )
+
+
 def _packets_in_range(
     src: Any, ist: Any, seg_start: datetime, *, start: datetime, end: datetime
 ) -> list[tuple[Any, datetime, datetime]]:
@@ -364,12 +386,7 @@ class ExportRunner:
             await uow.commit()
         if not segments:
             raise NotFound("The recordings of this range were deleted before they could be exported.")
-        loop = asyncio.get_running_loop()
         done = [0]
-
-        def open_part(index: int) -> str | BinaryIO:
-            # Runs on the cutter thread; the blob store is async, so hop back to the loop for each segment.
-            return asyncio.run_coroutine_threadsafe(segment_source(self.blobs, segments[index].blob_key), loop).result()
 
         def progress(count: int) -> None:
             done[0] = count
@@ -377,10 +394,9 @@ class ExportRunner:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         out_path = self.work_dir / f"{export_id}.mp4"
         cut = asyncio.create_task(
-            asyncio.to_thread(
-                cut_mp4,
-                [s.started_at for s in segments],
-                open_part,
+            cut_stored(
+                self.blobs,
+                [(s.blob_key, s.started_at) for s in segments],
                 start=start,
                 end=end,
                 out_path=out_path,
