@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vms.kernel.clock import utcnow
 from vms.kernel.errors import Conflict, NotFound
 from vms.kernel.ids import new_id
+from vms.kernel.orm import SCOPE_KEY
 from vms.kernel.tenancy import TenantScope
 from vms.ports import AuditEntry, AuditStore
 
@@ -56,6 +57,13 @@ class UnitOfWork:
     def tenant_id(self) -> uuid.UUID | None:
         """The tenant this unit of work is confined to (None: platform scope)."""
         return self.scope.tenant_id
+
+    def narrow(self, scope: TenantScope) -> None:
+        """Confine the rest of this unit of work further (a user scoped to part of the site tree)."""
+        if scope.tenant_id != self.scope.tenant_id:
+            raise ValueError("A unit of work can be narrowed within its tenant only.")
+        self.scope = scope
+        self.session.info[SCOPE_KEY] = scope
 
     def add(self, obj: object) -> None:
         """Stage a new row."""

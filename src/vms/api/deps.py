@@ -20,9 +20,10 @@ from vms.auth.permissions import Permission
 from vms.auth.principal import Principal
 from vms.auth.service import Client, is_session_revoked
 from vms.bootstrap import Container
+from vms.cameras import hierarchy
 from vms.kernel.errors import Forbidden, RateLimited, Unauthenticated
 from vms.kernel.paging import PageParams
-from vms.kernel.tenancy import TenantScope
+from vms.kernel.tenancy import CameraScope, TenantScope
 from vms.tenants import service as tenants
 from vms.uow import Actor, UnitOfWork
 
@@ -113,6 +114,7 @@ def _principal_from_token(container: Container, token: str) -> Principal:
         role=claims.role,
         tenant_id=claims.tenant_id,  # type: ignore[arg-type]
         session_id=claims.session_id,
+        scope=claims.scope,
     )
 
 
@@ -152,7 +154,18 @@ async def get_uow(request: Request, container: AppContainer, user: CurrentUser) 
         ip=client_ip(request, container),
     )
     async for uow in _unit_of_work(container, scope, actor):
+        if user.scope:
+            uow.narrow(scope.within(await hierarchy.scope_part(uow=uow, node_ids=user.scope)))
         yield uow
+
+
+async def camera_part(container: Container, user: Principal) -> CameraScope | None:
+    """The cameras a user scoped to part of the site tree works with, for code outside a unit of
+    work (live push filters); None for a user of the whole customer."""
+    if not user.scope:
+        return None
+    async with container.unit_of_work(TenantScope.of(user.tenant), Actor(user_id=user.user_id)) as uow:
+        return await hierarchy.scope_part(uow=uow, node_ids=user.scope)
 
 
 async def get_public_uow(request: Request, container: AppContainer) -> AsyncIterator[UnitOfWork]:

@@ -11,6 +11,8 @@ from vms.auth.api import users_router as users
 from vms.cameras.api import groups_router as camera_groups
 from vms.cameras.api import router as cameras
 from vms.cameras.api import sites_router as sites
+from vms.cameras.discovery_api import router as camera_discovery
+from vms.cameras.ptz_api import router as camera_ptz
 from vms.config.api import router as config
 from vms.events.api import router as events
 from vms.events.media_api import router as event_media
@@ -31,7 +33,9 @@ V1_ROUTERS: list[APIRouter] = [
     account,
     audit,
     sites,
+    camera_discovery,  # before `cameras`: /cameras/discovery is not a camera id
     cameras,
+    camera_ptz,
     camera_groups,
     config,
     recordings,

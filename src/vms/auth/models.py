@@ -33,6 +33,8 @@ class User(HasId, TenantOwned, Base):
     lock_count: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     last_sign_in_at: Mapped[datetime | None]
+    # Tree nodes (sites, buildings, floors, zones) the user is limited to; empty: the whole customer.
+    scope_node_ids: Mapped[list[str]] = mapped_column(default=list)
 
 
 class AuthSession(HasId, TenantOwned, Base):

@@ -19,6 +19,7 @@ class Principal:
     role: Role
     tenant_id: TenantId | None
     session_id: uuid.UUID
+    scope: frozenset[uuid.UUID] = frozenset()  # tree nodes the caller is limited to; empty: the whole customer
 
     @property
     def permissions(self) -> frozenset[Permission]:

@@ -108,6 +108,9 @@ class SessionRead(BaseModel):
     current: bool = False
 
 
+ScopeNodes = Annotated[list[uuid.UUID], Field(max_length=20)]
+
+
 class UserCreate(Strict):
     """A new user of a customer; they enrol MFA at first sign-in."""
 
@@ -115,6 +118,10 @@ class UserCreate(Strict):
     full_name: str = Field("", max_length=200)
     role: Role
     password: Password = Field(description="Initial password; must meet the password policy.")
+    scope_node_ids: ScopeNodes = Field(
+        default_factory=list,
+        description="Limit a Supervisor or Viewer to these sites/buildings/floors/zones; empty: the whole customer.",
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -137,6 +144,9 @@ class UserUpdate(Strict):
     full_name: str | None = Field(None, max_length=200)
     role: Role | None = None
     is_active: bool | None = None
+    scope_node_ids: ScopeNodes | None = Field(
+        None, description="Tree nodes the user is limited to; [] lifts the limit. Changing it signs the user out."
+    )
 
 
 class UserRead(BaseModel):
@@ -151,6 +161,7 @@ class UserRead(BaseModel):
     role: Role
     is_active: bool
     mfa_enrolled: bool
+    scope_node_ids: list[uuid.UUID] = Field(description="Tree nodes the user is limited to; empty: the whole customer.")
     locked_until: datetime | None
     last_sign_in_at: datetime | None
     created_at: datetime

@@ -239,6 +239,7 @@ async def _issue_tokens(uow: UnitOfWork, kit: IdentityKit, user: User, session: 
             role=Role(user.role),
             tenant_id=user.tenant_id,
             session_id=session.id,
+            scope=frozenset(uuid.UUID(node) for node in user.scope_node_ids),
         )
     )
     return TokenPair(

@@ -34,6 +34,7 @@ async def issue(cache: Cache, principal: Principal) -> str:
         "role": principal.role.value,
         "tenant_id": str(principal.tenant_id) if principal.tenant_id else None,
         "session_id": str(principal.session_id),
+        "scope": sorted(str(node) for node in principal.scope),
     }
     await cache.set(_PREFIX + ticket, json.dumps(document).encode(), ttl_s=TICKET_TTL_S)
     return ticket
@@ -53,4 +54,5 @@ async def redeem(cache: Cache, ticket: str) -> Principal:
         role=Role(doc["role"]),
         tenant_id=uuid.UUID(doc["tenant_id"]) if doc["tenant_id"] else None,  # type: ignore[arg-type]
         session_id=uuid.UUID(doc["session_id"]),
+        scope=frozenset(uuid.UUID(node) for node in doc.get("scope", ())),
     )

@@ -34,6 +34,7 @@ class AccessClaims:
     role: Role
     tenant_id: uuid.UUID | None
     session_id: uuid.UUID
+    scope: frozenset[uuid.UUID] = frozenset()  # tree nodes the user is limited to; empty: the whole customer
 
 
 class TokenSigner:
@@ -51,17 +52,17 @@ class TokenSigner:
 
     def issue_access(self, claims: AccessClaims) -> str:
         """A signed access token for `claims`."""
-        return self._encode(
-            {
-                "typ": ACCESS,
-                "sub": str(claims.user_id),
-                "email": claims.email,
-                "role": claims.role.value,
-                "tid": str(claims.tenant_id) if claims.tenant_id else None,
-                "sid": str(claims.session_id),
-            },
-            self.access_ttl_s,
-        )
+        payload: dict[str, Any] = {
+            "typ": ACCESS,
+            "sub": str(claims.user_id),
+            "email": claims.email,
+            "role": claims.role.value,
+            "tid": str(claims.tenant_id) if claims.tenant_id else None,
+            "sid": str(claims.session_id),
+        }
+        if claims.scope:
+            payload["scp"] = sorted(str(node) for node in claims.scope)
+        return self._encode(payload, self.access_ttl_s)
 
     def verify_access(self, token: str) -> AccessClaims:
         """Decode and check an access token; Unauthenticated if expired, tampered or of another type."""
@@ -73,6 +74,7 @@ class TokenSigner:
                 role=Role(payload["role"]),
                 tenant_id=uuid.UUID(payload["tid"]) if payload.get("tid") else None,
                 session_id=uuid.UUID(payload["sid"]),
+                scope=frozenset(uuid.UUID(node) for node in payload.get("scp", ())),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise Unauthenticated("The access token is malformed.") from exc

@@ -11,8 +11,9 @@ from vms.auth.permissions import CUSTOMER_ROLES, Role
 from vms.auth.principal import Principal
 from vms.auth.schemas import UserCreate, UserRead, UserUpdate
 from vms.auth.service import IdentityKit, revoke_all_sessions
+from vms.cameras import hierarchy
 from vms.kernel.clock import as_utc
-from vms.kernel.errors import Conflict, Forbidden
+from vms.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from vms.kernel.paging import LIKE_ESCAPE, contains_pattern
 from vms.uow import UnitOfWork
 
@@ -27,12 +28,14 @@ async def create_user(*, uow: UnitOfWork, kit: IdentityKit, tenant_id: uuid.UUID
     if (await uow.session.execute(select(User.id).where(User.email == email))).first():
         raise Conflict(f"A user with email {email} already exists.")
     kit.passwords.check_policy(data.password, email=email)
+    scope = await _checked_scope(uow, role=data.role, node_ids=data.scope_node_ids)
     user = User(
         tenant_id=tenant_id,
         email=email,
         full_name=data.full_name,
         role=data.role.value,
         password_hash=kit.passwords.hash(data.password),
+        scope_node_ids=scope,
     )
     uow.add(user)
     await uow.flush()
@@ -75,6 +78,9 @@ async def update_user(
         raise Conflict("You cannot change your own role or disable yourself; ask another Admin.")
     if "role" in changes and Role(changes["role"]) not in CUSTOMER_ROLES:
         raise Forbidden("Customer users can be Admin, Supervisor or Viewer.")
+    role = Role(changes.get("role", user.role))
+    node_ids = changes.pop("scope_node_ids", [uuid.UUID(node) for node in user.scope_node_ids])
+    changes["scope_node_ids"] = await _checked_scope(uow, role=role, node_ids=node_ids)
     for key, value in changes.items():
         setattr(user, key, value.value if isinstance(value, Role) else value)
     if changes.get("is_active") is False:
@@ -82,6 +88,9 @@ async def update_user(
     elif "role" in changes and changes["role"] != before.role:
         # Access tokens carry the role: sign the user out so the new role applies at once.
         await revoke_all_sessions(uow=uow, kit=kit, user_id=user.id, reason="role_changed")
+    elif set(changes["scope_node_ids"]) != {str(node) for node in before.scope_node_ids}:
+        # ... and the scope, likewise.
+        await revoke_all_sessions(uow=uow, kit=kit, user_id=user.id, reason="scope_changed")
     after = user_read(user)
     uow.audit("update", "user", user.id, old=before, new=after)
     return after
@@ -115,6 +124,24 @@ async def unlock(*, uow: UnitOfWork, user_id: uuid.UUID) -> UserRead:
     return user_read(user)
 
 
+async def _checked_scope(uow: UnitOfWork, *, role: Role, node_ids: list[uuid.UUID]) -> list[str]:
+    """The scope to store: existing nodes of the customer, and only for Supervisors and Viewers."""
+    if not node_ids:
+        return []
+    if role not in (Role.SUPERVISOR, Role.VIEWER):
+        raise ValidationFailed(
+            "Only Supervisors and Viewers can be limited to part of the site tree; Admins manage the whole customer."
+        )
+    for node_id in node_ids:
+        try:
+            await hierarchy.get_node(uow=uow, node_id=node_id)
+        except NotFound:
+            raise ValidationFailed(
+                f"scope_node_ids: node {node_id} is not a site, building, floor or zone of this customer."
+            ) from None
+    return sorted({str(node) for node in node_ids})
+
+
 def user_read(user: User) -> UserRead:
     """The API view of a user."""
     return UserRead(
@@ -125,6 +152,7 @@ def user_read(user: User) -> UserRead:
         role=Role(user.role),
         is_active=user.is_active,
         mfa_enrolled=user.mfa_enrolled_at is not None,
+        scope_node_ids=[uuid.UUID(node) for node in user.scope_node_ids],
         locked_until=as_utc(user.locked_until) if user.locked_until else None,
         last_sign_in_at=as_utc(user.last_sign_in_at) if user.last_sign_in_at else None,
         created_at=as_utc(user.created_at),

@@ -46,6 +46,8 @@ from vms.cameras.schemas import CameraAuth, CameraCreate, CameraUpdate, ImportRe
 from vms.kernel.ai_models import AiModel
 from vms.kernel.crypto import SecretBox
 from vms.kernel.errors import (
+    Conflict,
+    Forbidden,
     LicenseLimitReached,
     ModelNotLicensed,
     NotFound,
@@ -357,7 +359,15 @@ async def import_cameras(
             else:
                 unchanged += 1
                 camera_ids.append(plan.camera.id)
-        except (StreamProblem, ValidationFailed, ModelNotLicensed, LicenseLimitReached, NotFound) as exc:
+        except (
+            StreamProblem,
+            ValidationFailed,
+            ModelNotLicensed,
+            LicenseLimitReached,
+            NotFound,
+            Forbidden,
+            Conflict,
+        ) as exc:
             # Each of these is raised before the service changes anything, so the unit of work
             # holds only the rows that passed.
             errors.append(_error(plan.row, _field_of(exc), exc.detail))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 
 from sqlalchemy import func, select
 
@@ -17,6 +18,7 @@ from vms.cameras.models import PARENT_KIND, Camera, CameraStatus, Node, NodeKind
 from vms.cameras.schemas import CameraCounts, NodeCreate, NodeRead, NodeTree, NodeUpdate, SiteTree
 from vms.kernel.errors import Conflict, ValidationFailed
 from vms.kernel.paging import LIKE_ESCAPE, contains_pattern
+from vms.kernel.tenancy import CameraScope
 from vms.uow import UnitOfWork
 
 CHILD_KIND: dict[NodeKind, NodeKind] = {parent: kind for kind, parent in PARENT_KIND.items() if parent}
@@ -160,6 +162,35 @@ async def zones_below(*, uow: UnitOfWork, node_id: uuid.UUID) -> list[uuid.UUID]
             found.append(current)
         todo.extend(below[current])
     return found
+
+
+async def scope_part(*, uow: UnitOfWork, node_ids: Iterable[uuid.UUID]) -> CameraScope:
+    """What a user limited to `node_ids` works in: the cameras in zones under those nodes, the nodes
+    they may see (those subtrees and the path above them, so the tree still reads from the site
+    down) and the zones they may put cameras in. Nodes that no longer exist limit to nothing.
+
+    Run in a unit of work for the whole customer; `uow.narrow()` applies the result.
+    """
+    nodes = await _all_nodes(uow)
+    below: dict[uuid.UUID | None, list[uuid.UUID]] = defaultdict(list)
+    for node in nodes.values():
+        below[node.parent_id].append(node.id)
+    subtree: set[uuid.UUID] = set()
+    todo = [node_id for node_id in node_ids if node_id in nodes]
+    visible = set(todo)
+    for node_id in todo:  # the path above each scope node
+        parent_id = nodes[node_id].parent_id
+        while parent_id is not None and parent_id in nodes:
+            visible.add(parent_id)
+            parent_id = nodes[parent_id].parent_id
+    while todo:
+        current = todo.pop()
+        if current not in subtree:
+            subtree.add(current)
+            todo.extend(below[current])
+    zones = [node_id for node_id in subtree if nodes[node_id].kind == NodeKind.ZONE]
+    cameras = set((await uow.session.execute(select(Camera.id).where(Camera.zone_id.in_(zones)))).scalars())
+    return CameraScope(cameras=cameras, nodes=frozenset(visible | subtree), placeable=frozenset(subtree))
 
 
 async def camera_sites(*, uow: UnitOfWork, camera_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID | None]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, synonym
 
-from vms.kernel.orm import Base, HasId, TenantOwned
+from vms.kernel.orm import Base, CameraOwned, HasId, TenantOwned, TreeNode
 
 
 class NodeKind(StrEnum):
@@ -35,7 +35,7 @@ PARENT_KIND: dict[NodeKind, NodeKind | None] = {
 }
 
 
-class Node(HasId, TenantOwned, Base):
+class Node(HasId, TenantOwned, TreeNode, Base):
     """A site, building, floor or zone of a customer."""
 
     __tablename__ = "hierarchy_nodes"
@@ -57,7 +57,7 @@ class CameraStatus(StrEnum):
     AUTH_FAILED = "auth_failed"  # the camera refuses the stored credentials
 
 
-class Camera(HasId, TenantOwned, Base):
+class Camera(HasId, TenantOwned, CameraOwned, Base):
     """A camera: its stream URLs (never with credentials), encrypted credentials, probe results, AI models."""
 
     __tablename__ = "cameras"
@@ -93,7 +93,14 @@ class Camera(HasId, TenantOwned, Base):
     enabled_models: Mapped[list[str]] = mapped_column(default=list)
     # Per enabled model, the stream it runs on: {"anpr": "main", "motion": "sub"}.
     model_streams: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The control interface (ONVIF, ISAPI, Dahua HTTP) for device info and PTZ; it uses the same credentials.
+    device_kind: Mapped[str | None] = mapped_column(String(16))
+    device_url: Mapped[str | None] = mapped_column(String(2048))
     updated_at: Mapped[datetime | None]
+
+    # For the scope guard (kernel.orm.CameraOwned): a camera is its own camera, placed by its zone.
+    camera_id: Mapped[uuid.UUID] = synonym("id")
+    placed_by: ClassVar[str | None] = "zone_id"
 
 
 class CameraGroup(HasId, TenantOwned, Base):
@@ -107,7 +114,7 @@ class CameraGroup(HasId, TenantOwned, Base):
     description: Mapped[str | None] = mapped_column(String(1000))
 
 
-class CameraGroupMember(TenantOwned, Base):
+class CameraGroupMember(TenantOwned, CameraOwned, Base):
     """One camera in one group; the rows go when either side is deleted."""
 
     __tablename__ = "camera_group_members"
@@ -117,3 +124,66 @@ class CameraGroupMember(TenantOwned, Base):
     camera_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class DiscoveryStatus(StrEnum):
+    """Where a discovery job is in its life."""
+
+    QUEUED = "queued"  # accepted, not started yet
+    RUNNING = "running"  # probing; results and progress grow
+    COMPLETED = "completed"  # every target probed (or the answer window closed)
+    FAILED = "failed"  # `error` says why; the results found until then are kept
+    CANCELLED = "cancelled"  # stopped on request; the results found until then are kept
+
+
+class DiscoveryJob(HasId, TenantOwned, Base):
+    """One run of WS-Discovery or an address scan, with its progress and what it found.
+
+    Results are one JSON list (a scan finds at most one device per address, 1,024 at most) so the
+    job is written whole, at most twice a second, and a result is addressed by its index. The
+    credentials a scan used are never stored: `with_credentials` only records that some were given.
+    """
+
+    __tablename__ = "discovery_jobs"
+    __table_args__ = (Index("ix_discovery_jobs_tenant_created", "tenant_id", "created_at"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    method: Mapped[str] = mapped_column(String(16))  # scan | ws-discovery
+    targets: Mapped[str | None] = mapped_column(Text)
+    multicast: Mapped[bool] = mapped_column(default=False)
+    ports: Mapped[list[int]] = mapped_column(JSON, default=list)
+    timeout_s: Mapped[float]
+    with_credentials: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default=DiscoveryStatus.QUEUED.value)  # DiscoveryStatus
+    hosts_total: Mapped[int] = mapped_column(default=0)
+    hosts_done: Mapped[int] = mapped_column(default=0)
+    devices_found: Mapped[int] = mapped_column(default=0)
+    progress: Mapped[float] = mapped_column(default=0.0)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(String(400))
+    requested_by: Mapped[uuid.UUID | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]  # heartbeat while running; a stale one means the runner died
+
+
+class PtzTour(HasId, TenantOwned, CameraOwned, Base):
+    """A named sequence of presets (with dwell and speed) that the server walks a PTZ camera through.
+
+    `running` is what operators asked for; `current_step` and `stepped_at` are the runner's heartbeat,
+    so a tour whose runner died (server restart) is recognised as interrupted rather than shown running.
+    """
+
+    __tablename__ = "ptz_tours"
+    __table_args__ = (Index("uq_ptz_tours_camera_id_name", "camera_id", "name", unique=True),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    camera_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{preset_token, dwell_s, speed}], 1..64
+    loop: Mapped[bool] = mapped_column(default=True)
+    running: Mapped[bool] = mapped_column(default=False)
+    current_step: Mapped[int | None]
+    stepped_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(400))
+    updated_at: Mapped[datetime | None]

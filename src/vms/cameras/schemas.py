@@ -14,11 +14,11 @@ from typing import Annotated, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from vms.cameras.models import CameraStatus, NodeKind
 from vms.cameras.probe import StreamInfo
-from vms.cameras.urls import check_stream_url, split_credentials
+from vms.cameras.urls import check_device_url, check_stream_url, split_credentials
 from vms.kernel.ai_models import AiModel
 from vms.kernel.paging import Page
 from vms.kernel.priority import Priority
@@ -210,6 +210,28 @@ def _check_pems(cert: SecretStr | None, key: SecretStr | None) -> None:
         raise ValueError("client_key_pem is not an unencrypted PEM private key") from None
 
 
+DeviceKind = Literal["onvif", "hikvision", "dahua", "rtsp"]
+
+
+class DeviceLink(Strict):
+    """Where the camera's control interface answers (device info, PTZ). It uses the camera's credentials."""
+
+    kind: DeviceKind = Field(description="onvif, hikvision (ISAPI), dahua (HTTP API) or rtsp (no control interface).")
+    url: Annotated[str, Field(max_length=2048)] = Field(
+        description="http(s)://host[:port][/path], e.g. http://10.0.0.7/onvif/device_service or http://10.0.0.8:80."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"kind": "onvif", "url": "http://10.0.0.7/onvif/device_service"}]},
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _control_url(cls, value: str) -> str:
+        return check_device_url(value)
+
+
 class _Streams(Strict):
     """Shared by create and update: move credentials out of the stream URLs into `auth`."""
 
@@ -267,6 +289,7 @@ class CameraCreate(_Streams):
     enabled_models: Models = Field(default_factory=list)
     external_id: Label | None = Field(None, description="Id in another system (bulk import); unique per customer.")
     auth: CameraAuth | None = None
+    device: DeviceLink | None = Field(None, description="The control interface, for device info and PTZ.")
     probe: bool = Field(True, description="Probe the streams now; false leaves stream info empty.")
 
     model_config = ConfigDict(
@@ -305,6 +328,7 @@ class CameraUpdate(_Streams):
     tags: Tags | None = None
     enabled_models: Models | None = None
     external_id: Label | None = None
+    device: DeviceLink | None = Field(None, description="The control interface; null removes it.")
     probe: bool = Field(True, description="Probe again when URLs or credentials change; false clears stream info.")
 
     @model_validator(mode="after")
@@ -342,6 +366,7 @@ class CameraRead(BaseModel):
     model_streams: dict[AiModel, Literal["main", "sub"]] = Field(
         description="Per enabled model, the stream it runs on (sub when good enough)."
     )
+    device: DeviceLink | None = Field(description="The control interface (device info, PTZ), when known.")
     created_at: datetime
     updated_at: datetime | None
 

@@ -19,14 +19,15 @@ from sqlalchemy import Text, cast, func, select
 
 from vms.cameras import hierarchy
 from vms.cameras.compatibility import fit
+from vms.cameras.devices.base import CameraAdapter, DeviceCredentials, open_device_url
 from vms.cameras.models import Camera, CameraGroupMember, CameraStatus
 from vms.cameras.probe import Prober, StreamCredentials, StreamInfo
-from vms.cameras.schemas import CameraAuth, CameraCreate, CameraModelRead, CameraRead, CameraUpdate
+from vms.cameras.schemas import CameraAuth, CameraCreate, CameraModelRead, CameraRead, CameraUpdate, DeviceLink
 from vms.cameras.urls import with_credentials
 from vms.kernel.ai_models import MODEL_SPECS, AiModel
 from vms.kernel.clock import as_utc, utcnow
 from vms.kernel.crypto import SecretBox
-from vms.kernel.errors import Conflict, ModelIncompatible, NotFound, StreamProblem
+from vms.kernel.errors import Conflict, DeviceUnsupported, Forbidden, ModelIncompatible, NotFound, StreamProblem
 from vms.kernel.ids import TenantId
 from vms.kernel.paging import LIKE_ESCAPE, contains_pattern
 from vms.tenants import service as tenants
@@ -54,6 +55,7 @@ async def create_camera(
     """Add a camera: within the license's camera limit, licensed models only, streams probed and fit for them."""
     if data.zone_id:
         await hierarchy.zone(uow=uow, zone_id=data.zone_id)
+    _ensure_placeable(uow, data.zone_id)
     if data.external_id:
         await _ensure_external_id_free(uow, data.external_id)
     current = int((await uow.session.execute(select(func.count()).select_from(Camera))).scalar_one())
@@ -84,6 +86,8 @@ async def create_camera(
         probed_at=utcnow() if data.probe else None,
         enabled_models=[m.value for m in data.enabled_models],
         model_streams=model_streams,
+        device_kind=data.device.kind if data.device else None,
+        device_url=data.device.url if data.device else None,
     )
     uow.add(camera)
     await uow.flush()
@@ -131,9 +135,11 @@ async def update_camera(
     """Change a camera; new URLs or credentials are probed again and every enabled model re-checked."""
     camera = await _camera(uow, camera_id)
     before = camera_read(camera)
-    changes = data.model_dump(exclude_unset=True, exclude={"probe", "auth"})
+    changes = data.model_dump(exclude_unset=True, exclude={"probe", "auth", "device"})
     if changes.get("zone_id"):
         await hierarchy.zone(uow=uow, zone_id=changes["zone_id"])
+    if "zone_id" in changes:
+        _ensure_placeable(uow, changes["zone_id"])
     if changes.get("external_id") and changes["external_id"] != camera.external_id:
         await _ensure_external_id_free(uow, changes["external_id"])
     models = [AiModel(m) for m in changes.get("enabled_models", camera.enabled_models)]
@@ -168,6 +174,9 @@ async def update_camera(
     if auth_changed:
         camera.auth_method = data.auth.method.value if data.auth else "none"
         camera.credentials = _seal(secrets, credentials)
+    if "device" in data.model_fields_set:
+        camera.device_kind = data.device.kind if data.device else None
+        camera.device_url = data.device.url if data.device else None
     camera.main_stream, camera.sub_stream, camera.probed_at = _dump(main), _dump(sub), probed_at
     camera.model_streams = model_streams
     camera.updated_at = utcnow()
@@ -194,6 +203,7 @@ async def move_cameras(*, uow: UnitOfWork, camera_ids: list[uuid.UUID], zone_id:
     """Put cameras into a zone (or into none); all of them or, if one is missing, none."""
     if zone_id:
         await hierarchy.zone(uow=uow, zone_id=zone_id)
+    _ensure_placeable(uow, zone_id)
     wanted = list(dict.fromkeys(camera_ids))
     found = {c.id: c for c in (await uow.session.execute(select(Camera).where(Camera.id.in_(wanted)))).scalars()}
     missing = [i for i in wanted if i not in found]
@@ -266,6 +276,21 @@ def stream_credentials(secrets: SecretBox, camera: Camera) -> StreamCredentials 
     return _unseal(secrets, camera.credentials)
 
 
+async def open_camera_device(*, uow: UnitOfWork, secrets: SecretBox, camera_id: uuid.UUID) -> CameraAdapter:
+    """The control-interface adapter of a camera, with its decrypted credentials (not yet connected).
+
+    422 when the camera has no control interface recorded: PTZ and device queries need one.
+    """
+    camera = await _camera(uow, camera_id)
+    if not camera.device_kind or not camera.device_url:
+        raise DeviceUnsupported(
+            f"Camera {camera.name!r} has no control interface; set device.kind and device.url (e.g. ONVIF) first."
+        )
+    stored = _unseal(secrets, camera.credentials)
+    credentials = DeviceCredentials(stored.username, stored.password or "") if stored and stored.username else None
+    return open_device_url(camera.device_kind, camera.device_url, credentials)
+
+
 def camera_read(camera: Camera) -> CameraRead:
     """The API view of a camera: no credentials, only whether there are some."""
     return CameraRead(
@@ -287,6 +312,9 @@ def camera_read(camera: Camera) -> CameraRead:
         probed_at=as_utc(camera.probed_at) if camera.probed_at else None,
         enabled_models=[AiModel(m) for m in camera.enabled_models],
         model_streams=dict(camera.model_streams),
+        device=DeviceLink(kind=camera.device_kind, url=camera.device_url)
+        if camera.device_kind and camera.device_url
+        else None,
         created_at=as_utc(camera.created_at),
         updated_at=as_utc(camera.updated_at) if camera.updated_at else None,
     )
@@ -300,8 +328,20 @@ async def _camera(uow: UnitOfWork, camera_id: uuid.UUID) -> Camera:
 
 
 async def _ensure_external_id_free(uow: UnitOfWork, external_id: str) -> None:
-    if (await uow.session.execute(select(Camera.id).where(Camera.external_id == external_id))).first():
+    # External ids are unique across the whole customer, so look past a scoped user's part of the
+    # tree: through the table, which the scope guard does not filter, with the tenant filter by hand.
+    table = Camera.__table__.c
+    taken = select(table.id).where(table.tenant_id == uow.tenant_id, table.external_id == external_id)
+    if (await uow.session.execute(taken)).first():
         raise Conflict(f"A camera with external_id {external_id!r} already exists.")
+
+
+def _ensure_placeable(uow: UnitOfWork, zone_id: uuid.UUID | None) -> None:
+    """A user limited to part of the site tree places cameras in their zones only (checked before
+    anything is staged, so a refusal leaves the unit of work usable, e.g. for the next import row)."""
+    part = uow.scope.part
+    if part is not None and zone_id not in part.placeable:
+        raise Forbidden("Your account is limited to part of the site tree; put the camera in one of your zones.")
 
 
 def _json_list_holds(column: Any, value: str) -> Any:

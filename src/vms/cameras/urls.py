@@ -59,6 +59,23 @@ def check_stream_url(value: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
 
 
+def check_device_url(value: str) -> str:
+    """A camera control URL (ONVIF device service, ISAPI/Dahua base): http(s), a host, no credentials.
+
+    >>> check_device_url("HTTP://10.0.0.7/onvif/device_service")
+    'http://10.0.0.7/onvif/device_service'
+    """
+    checked = check_stream_url(value)
+    parts = urlsplit(checked)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("a control URL starts with http:// or https:// (e.g. http://10.0.0.7/onvif/device_service)")
+    if "@" in parts.netloc:
+        raise ValueError("the control URL carries credentials; the camera's auth is used for it")
+    if parts.query or parts.fragment:
+        raise ValueError("the control URL takes no query or fragment")
+    return checked
+
+
 def _valid_host(host: str) -> bool:
     try:
         ipaddress.ip_address(host)

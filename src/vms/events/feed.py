@@ -91,11 +91,13 @@ class StreamFilter:
     camera_ids: frozenset[uuid.UUID] = frozenset()
     event_types: frozenset[str] = frozenset()
     priorities: frozenset[str] = frozenset()
+    allowed_cameras: frozenset[uuid.UUID] | None = None  # a user scoped to part of the site tree: theirs only
 
     def admits(self, event: EventRead) -> bool:
         """Whether the event matches every given criterion."""
         return (
-            (not self.camera_ids or event.camera_id in self.camera_ids)
+            (self.allowed_cameras is None or event.camera_id in self.allowed_cameras)
+            and (not self.camera_ids or event.camera_id in self.camera_ids)
             and (not self.event_types or event.event_type.value in self.event_types)
             and (not self.priorities or event.priority.value in self.priorities)
         )

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vms.kernel.orm import Base, HasId, TenantOwned
+from vms.kernel.orm import Base, CameraOwned, HasId, TenantOwned
 
 
 class EventStatus(StrEnum):
@@ -22,7 +22,7 @@ class EventStatus(StrEnum):
     FALSE_POSITIVE = "FALSE_POSITIVE"
 
 
-class Event(HasId, TenantOwned, Base):
+class Event(HasId, TenantOwned, CameraOwned, Base):
     """A trusted, correlated incident: one per real thing that happened, however many detections."""
 
     __tablename__ = "events"

@@ -15,6 +15,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Annotated, Any
 
 import structlog
@@ -22,7 +23,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request,
 from fastapi.responses import StreamingResponse
 from starlette.requests import HTTPConnection
 
-from vms.api.deps import get_connection_principal
+from vms.api.deps import camera_part, get_connection_principal
 from vms.auth.permissions import Permission
 from vms.auth.principal import Principal
 from vms.bootstrap import Container
@@ -124,6 +125,7 @@ async def stream_events(
     given = cursor or last_event_id
     resume = Cursor.decode(given) if given else None
     feed = event_feed(request)
+    stream = await _within_scope(feed.container, user, stream)
 
     async def body() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
@@ -164,10 +166,17 @@ async def event_socket(websocket: WebSocket, stream: Filter, cursor: CursorParam
 
 async def _send(websocket: WebSocket, user: Principal, stream: StreamFilter, resume: Cursor | None) -> None:
     hub = event_feed(websocket)
+    stream = await _within_scope(hub.container, user, stream)
     async with hub.subscribe(user.tenant, stream, resume) as subscription:
         async for message in messages(subscription, resume, signer(user, hub.container)):
             await websocket.send_json(message or {"type": "keep-alive"})
     await websocket.close(code=4409, reason="resync")
+
+
+async def _within_scope(container: Container, user: Principal, stream: StreamFilter) -> StreamFilter:
+    """A user limited to part of the site tree hears only their cameras' events (as of connecting)."""
+    part = await camera_part(container, user)
+    return stream if part is None else replace(stream, allowed_cameras=frozenset(part.cameras))
 
 
 async def _until_disconnected(websocket: WebSocket) -> None:

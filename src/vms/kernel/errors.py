@@ -103,6 +103,37 @@ class UnsupportedCodec(StreamProblem):
     title = "Unsupported codec"
 
 
+class DeviceProblem(VmsError):
+    """A camera's control interface (ONVIF, ISAPI, Dahua HTTP) cannot be used as asked; the message says why."""
+
+    status = 422
+    title = "Camera device problem"
+
+
+class DeviceUnreachable(DeviceProblem):
+    """Nothing answered at the device address: refused, timed out, unknown host."""
+
+    title = "Camera device unreachable"
+
+
+class DeviceCredentialsRefused(DeviceProblem):
+    """The device answered 401/403 or an ONVIF NotAuthorized fault to the credentials it was given."""
+
+    title = "Camera device refused the credentials"
+
+
+class DeviceProtocolError(DeviceProblem):
+    """The device answered, but with something that is not the protocol we spoke (garbage SOAP, HTML, a fault)."""
+
+    title = "Camera device answered something unreadable"
+
+
+class DeviceUnsupported(DeviceProblem):
+    """The device does not offer what was asked (no PTZ, no recording search, no such preset)."""
+
+    title = "Not supported by the camera"
+
+
 class CorruptVideo(VmsError):
     """Video data that does not decode (truncated upload, garbage bytes, broken segment)."""
 
@@ -162,3 +193,28 @@ class CircuitOpen(ServiceUnavailable):
     """Outbound calls to a failing dependency are paused by its circuit breaker."""
 
     title = "Dependency circuit open"
+
+
+class TicketingProblem(VmsError):
+    """A customer's ticket system (ServiceNow, Jira) cannot be used as configured; the message says why."""
+
+    status = 422
+    title = "Ticket system problem"
+
+
+class TicketingCredentialsRefused(TicketingProblem):
+    """The ticket system answered 401/403 to the configured credentials."""
+
+    title = "Ticket system refused the credentials"
+
+
+class TicketingRejected(TicketingProblem):
+    """The ticket system refused the ticket itself (a required field, an unknown project or priority)."""
+
+    title = "Ticket system rejected the ticket"
+
+
+class TicketingUnavailable(ServiceUnavailable):
+    """The ticket system did not answer, or kept answering 5xx/429 through every retry."""
+
+    title = "Ticket system unavailable"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator, Uuid, event
 from sqlalchemy.orm import (
@@ -25,7 +25,7 @@ from sqlalchemy.orm import (
 from vms.kernel.clock import as_utc, utcnow
 from vms.kernel.errors import Forbidden
 from vms.kernel.ids import new_id
-from vms.kernel.tenancy import TenantScope
+from vms.kernel.tenancy import CameraScope, TenantScope
 
 # Stable constraint names so Alembic migrations are identical on SQLite, PostgreSQL and SQL Server.
 NAMING = {
@@ -82,6 +82,22 @@ class TenantOwned:
     tenant_id: Mapped[uuid.UUID] = mapped_column(index=True)
 
 
+class CameraOwned:
+    """Rows about one camera (a `camera_id` attribute). A user scoped to part of the site tree sees
+    only the rows of cameras under their nodes. A table that places a camera in the tree names the
+    column in `placed_by` (the camera's zone): writes there must stay inside the user's subtrees."""
+
+    camera_id: Mapped[uuid.UUID | None] = mapped_column()  # each table declares its own; here for the criteria
+    placed_by: ClassVar[str | None] = None
+
+
+class TreeNode:
+    """Rows of the location tree (`id`). A scoped user sees their subtrees and the path above them,
+    and changes none of it: the tree is the Admin's."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # HasId's wins; here for the guard's criteria
+
+
 def scope_of(session: Session) -> TenantScope:
     """The tenant scope a session was opened with (platform scope if none was set)."""
     scope = session.info.get(SCOPE_KEY)
@@ -102,6 +118,13 @@ def _filter_by_tenant(state: ORMExecuteState) -> None:
         state.statement = state.statement.options(
             with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
         )
+        part = scope_of(state.session).part
+        if part is not None:
+            cameras, nodes = tuple(part.cameras), tuple(part.nodes)
+            state.statement = state.statement.options(
+                with_loader_criteria(CameraOwned, lambda cls: cls.camera_id.in_(cameras), include_aliases=True),
+                with_loader_criteria(TreeNode, lambda cls: cls.id.in_(nodes), include_aliases=True),
+            )
 
 
 def _targets_tenant_owned(state: ORMExecuteState) -> bool:
@@ -126,7 +149,8 @@ def _written_tenant_ids(state: ORMExecuteState) -> list[Any]:
 
 @event.listens_for(Session, "before_flush")
 def _refuse_cross_tenant_writes(session: Session, _context: Any, _instances: Any) -> None:
-    tenant_id = scope_of(session).tenant_id
+    scope = scope_of(session)
+    tenant_id = scope.tenant_id
     if tenant_id is None:
         return
     for obj in (*session.new, *session.dirty, *session.deleted):
@@ -136,3 +160,28 @@ def _refuse_cross_tenant_writes(session: Session, _context: Any, _instances: Any
             obj.tenant_id = tenant_id
         elif obj.tenant_id != tenant_id:
             raise Forbidden("Write outside the current tenant refused.")
+        if scope.part is not None:
+            _refuse_writes_outside_part(obj, scope.part, deleted=obj in session.deleted)
+
+
+def _refuse_writes_outside_part(obj: object, part: CameraScope, *, deleted: bool) -> None:
+    if isinstance(obj, TreeNode):
+        raise Forbidden("Your account is limited to part of the site tree; ask an Admin to change the tree.")
+    if not isinstance(obj, CameraOwned):
+        return
+    if obj.placed_by and not deleted:
+        if getattr(obj, obj.placed_by) not in part.placeable:
+            raise Forbidden("Your account is limited to part of the site tree; put the camera in one of your zones.")
+    elif getattr(obj, "camera_id", None) not in part.cameras:
+        raise Forbidden("Your account is limited to part of the site tree; that camera is outside it.")
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_new_cameras_in_part(session: Session, _context: Any) -> None:
+    """A camera a scoped user just added is theirs for the rest of the unit of work."""
+    part = scope_of(session).part
+    if part is None:
+        return
+    for obj in session.new:
+        if isinstance(obj, CameraOwned) and obj.placed_by and obj.camera_id is not None:
+            part.cameras.add(obj.camera_id)

@@ -9,10 +9,10 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vms.kernel.orm import Base, HasId, TenantOwned
+from vms.kernel.orm import Base, CameraOwned, HasId, TenantOwned
 
 
-class Segment(HasId, TenantOwned, Base):
+class Segment(HasId, TenantOwned, CameraOwned, Base):
     """One stored segment of one camera stream: where it is and what it holds."""
 
     __tablename__ = "segments"
@@ -45,7 +45,7 @@ class HoldReason(StrEnum):
     EVIDENCE = "evidence"  # a person put the time on hold (investigation, legal)
 
 
-class RecordingHold(HasId, TenantOwned, Base):
+class RecordingHold(HasId, TenantOwned, CameraOwned, Base):
     """A stretch of one camera's recordings that retention must not delete while the hold is active.
 
     Active means `expires_at` is empty or in the future. Event and export holds are created by their

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vms.kernel.orm import Base, HasId, TenantOwned
+from vms.kernel.orm import Base, CameraOwned, HasId, TenantOwned
 
 
 class ExportStatus(StrEnum):
@@ -21,7 +21,7 @@ class ExportStatus(StrEnum):
     FAILED = "failed"  # `error` says why; nothing to download
 
 
-class Export(HasId, TenantOwned, Base):
+class Export(HasId, TenantOwned, CameraOwned, Base):
     """One MP4 export of a camera's recordings over [starts_at, ends_at), cut by stream copy."""
 
     __tablename__ = "exports"

@@ -40,6 +40,7 @@ from vms.auth.permissions import Permission, Role
 from vms.auth.principal import Principal
 from vms.auth.service import is_session_revoked
 from vms.bootstrap import Container
+from vms.cameras import hierarchy
 from vms.cameras import service as cameras
 from vms.kernel.clock import as_utc, utcnow
 from vms.kernel.errors import NotFound, ValidationFailed
@@ -228,7 +229,10 @@ def media_viewer(permission: Permission) -> Callable[..., AsyncIterator[Viewer]]
             holder.require(permission)
         user_id, tenant_id, session_id = holder.user_id, holder.tenant, holder.session_id
         actor = Actor(user_id=user_id, request_id=request.state.request_id, ip=client_ip(request, container))
-        async with container.unit_of_work(TenantScope.of(TenantId(tenant_id)), actor) as uow:
+        scope = TenantScope.of(TenantId(tenant_id))
+        async with container.unit_of_work(scope, actor) as uow:
+            if holder.scope:  # a bearer caller limited to part of the site tree (media tokens name one camera)
+                uow.narrow(scope.within(await hierarchy.scope_part(uow=uow, node_ids=holder.scope)))
             try:
                 yield Viewer(user_id, tenant_id, session_id, holder.role.value, claims, token, uow)
                 await uow.commit()

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vms.kernel.orm import Base, HasId, TenantOwned
+from vms.kernel.orm import Base, CameraOwned, HasId, TenantOwned
 
 
 class TicketStatus(StrEnum):
@@ -20,7 +20,7 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
-class Ticket(HasId, TenantOwned, Base):
+class Ticket(HasId, TenantOwned, CameraOwned, Base):
     """A piece of follow-up work, usually escalated from an event.
 
     `system` is where the ticket lives: "builtin" (this table is the ticket) or an external tracker

@@ -1,0 +1,1 @@
+"""Simulated devices speaking real protocols (ONVIF, WS-Discovery) for tests and demos."""
