@@ -8,7 +8,11 @@ runs in a child process so this process's CPU time is the scanner's alone. Figur
   and ports with the same concurrency and no fingerprinting;
 - `ratio_wall` / `ratio_cpu`: scan over sweep — what fingerprinting costs on top of connecting;
 - `describe_ms`: p50/p95 of one RTSP DESCRIBE (with digest where the camera asks) per camera,
-  sequentially over the 100 — the probe time a camera costs on its own.
+  sequentially over the 100 — the fingerprint time a camera costs on its own;
+- `stream_probe_s` (only with the camera simulator, VMS_TEST_RTSP_BASE from `scripts/services up
+  cameras`): the full stream probe that adding a camera runs (PyAV opens the stream and samples it
+  to measure codec, size, fps, bitrate and GOP), per simulated camera — dominated by the sampling
+  window, not by the network.
 
     uv run python bench/discovery.py [--devices 100] [--runs 3]
 """
@@ -19,6 +23,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import socket
 import statistics
 import sys
@@ -32,6 +37,7 @@ from tests.simulators.fleet import CAMERA_MIX, FLEET_CREDENTIALS, DeviceFleet
 
 from vms.cameras.devices.rtsp import rtsp_describe
 from vms.cameras.devices.scan import parse_targets, scan
+from vms.cameras.probe import PyAvProber
 
 NETWORK = "127.0.77.0/24"
 CONCURRENCY = 256
@@ -121,6 +127,27 @@ async def measure(devices: list[tuple[str, str]], runs: int) -> dict[str, object
         "ratio_wall": round(scan_wall / sweep_wall, 2),
         "ratio_cpu": round(scan_cpu / sweep_cpu, 2),
         "describe_ms": {"p50": round(q[49], 2), "p95": round(q[94], 2)},
+        **await stream_probes(),
+    }
+
+
+async def stream_probes(cameras: int = 4) -> dict[str, object]:
+    """PyAV probe time per camera of the real camera simulator, when it runs."""
+    base = os.environ.get("VMS_TEST_RTSP_BASE")
+    if not base:
+        return {}
+    prober = PyAvProber()
+    seconds = []
+    for index in range(1, cameras + 1):
+        started = time.perf_counter()
+        await prober.probe(f"{base}/cam{index}")
+        seconds.append(time.perf_counter() - started)
+    return {
+        "stream_probe_s": {
+            "cameras": cameras,
+            "median": round(statistics.median(seconds), 2),
+            "max": round(max(seconds), 2),
+        }
     }
 
 
