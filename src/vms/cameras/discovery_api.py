@@ -29,7 +29,7 @@ from vms.api.deps import AppContainer, Paging, UoW, camera_part, get_connection_
 from vms.auth.permissions import Permission
 from vms.auth.principal import Principal
 from vms.bootstrap import Container
-from vms.cameras import discovery
+from vms.cameras import discovery, discovery_runner
 from vms.cameras.discovery_schemas import (
     FINISHED,
     DiscoveredCameraAdd,
@@ -51,22 +51,24 @@ POLL_S = 1.0  # how often a stream re-reads a job that runs in another api proce
 CANCEL_WAIT_S = 5.0
 
 
-def get_discovery_runner(connection: HTTPConnection) -> discovery.DiscoveryRunner:
+def get_discovery_runner(connection: HTTPConnection) -> discovery_runner.DiscoveryRunner:
     """The app's discovery runner, made on first use (its tasks live in the app's event loop, stopped at shutdown)."""
     state = connection.app.state
-    runner: discovery.DiscoveryRunner | None = getattr(state, "discovery_runner", None)
+    runner: discovery_runner.DiscoveryRunner | None = getattr(state, "discovery_runner", None)
     if runner is None:
         container: Container = state.container
-        runner = discovery.DiscoveryRunner(unit_of_work=container.unit_of_work)
+        runner = discovery_runner.DiscoveryRunner(unit_of_work=container.unit_of_work)
         state.discovery_runner = runner
         connection.app.router.add_event_handler("shutdown", runner.close)
     return runner
 
 
-Runner = Annotated[discovery.DiscoveryRunner, Depends(get_discovery_runner)]
+Runner = Annotated[discovery_runner.DiscoveryRunner, Depends(get_discovery_runner)]
 
 
-def _read(job: DiscoveryJob, runner: discovery.DiscoveryRunner, known: dict[str, uuid.UUID] | None) -> DiscoveryJobRead:
+def _read(
+    job: DiscoveryJob, runner: discovery_runner.DiscoveryRunner, known: dict[str, uuid.UUID] | None
+) -> DiscoveryJobRead:
     return discovery.job_read(job, known=known, live=runner.live(job.id))
 
 
