@@ -12,6 +12,8 @@ const SignInPage = lazy(() => import("./auth/SignInPage"));
 const DashboardPage = lazy(() => import("./pages/DashboardPage"));
 const CamerasPage = lazy(() => import("./pages/CamerasPage"));
 const InboxPage = lazy(() => import("./pages/InboxPage"));
+const LivePage = lazy(() => import("./live/LivePage"));
+const PlaybackPage = lazy(() => import("./playback/PlaybackPage"));
 const NotFoundPage = lazy(() => import("./pages/NotFoundPage"));
 
 /** Opt in to React Router v7 behaviour now, so the upgrade changes nothing. */
@@ -59,6 +61,8 @@ export function AppRoutes() {
           <Route index element={<DashboardPage />} />
           <Route path="cameras" element={<CamerasPage />} />
           <Route path="events" element={<InboxPage />} />
+          <Route path="live" element={<LivePage />} />
+          <Route path="playback" element={<PlaybackPage />} />
           <Route path="*" element={<NotFoundPage />} />
         </Route>
       </Routes>

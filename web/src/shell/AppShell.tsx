@@ -9,6 +9,8 @@ import { Loading } from "../components/States";
 const NAV = [
   { to: "/", label: "Dashboard", end: true },
   { to: "/cameras", label: "Cameras", end: false },
+  { to: "/live", label: "Live", end: false },
+  { to: "/playback", label: "Playback", end: false },
   { to: "/events", label: "Events", end: false },
 ];
 
