@@ -87,15 +87,12 @@ class CameraOwned:
     only the rows of cameras under their nodes. A table that places a camera in the tree names the
     column in `placed_by` (the camera's zone): writes there must stay inside the user's subtrees."""
 
-    camera_id: Mapped[uuid.UUID | None] = mapped_column()  # each table declares its own; here for the criteria
     placed_by: ClassVar[str | None] = None
 
 
 class TreeNode:
     """Rows of the location tree (`id`). A scoped user sees their subtrees and the path above them,
     and changes none of it: the tree is the Admin's."""
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # HasId's wins; here for the guard's criteria
 
 
 def scope_of(session: Session) -> TenantScope:
@@ -120,11 +117,22 @@ def _filter_by_tenant(state: ORMExecuteState) -> None:
         )
         part = scope_of(state.session).part
         if part is not None:
-            cameras, nodes = tuple(part.cameras), tuple(part.nodes)
-            state.statement = state.statement.options(
-                with_loader_criteria(CameraOwned, lambda cls: cls.camera_id.in_(cameras), include_aliases=True),
-                with_loader_criteria(TreeNode, lambda cls: cls.id.in_(nodes), include_aliases=True),
-            )
+            state.statement = state.statement.options(*_part_criteria(part))
+
+
+def _part_criteria(part: CameraScope) -> list[Any]:
+    """`camera_id IN (…)` on every camera-owned table and `id IN (…)` on the tree, one option per
+    mapped class: the mixins declare no columns (each table declares its own camera_id), so the
+    criteria are spelled per table rather than once on the mixin."""
+    cameras, nodes = list(part.cameras), list(part.nodes)
+    options: list[Any] = []
+    for mapper in Base.registry.mappers:
+        model: Any = mapper.class_
+        if issubclass(model, CameraOwned):
+            options.append(with_loader_criteria(model, model.camera_id.in_(cameras), include_aliases=True))
+        elif issubclass(model, TreeNode):
+            options.append(with_loader_criteria(model, model.id.in_(nodes), include_aliases=True))
+    return options
 
 
 def _targets_tenant_owned(state: ORMExecuteState) -> bool:
@@ -183,5 +191,6 @@ def _keep_new_cameras_in_part(session: Session, _context: Any) -> None:
     if part is None:
         return
     for obj in session.new:
-        if isinstance(obj, CameraOwned) and obj.placed_by and obj.camera_id is not None:
-            part.cameras.add(obj.camera_id)
+        camera_id = getattr(obj, "camera_id", None)
+        if isinstance(obj, CameraOwned) and obj.placed_by and camera_id is not None:
+            part.cameras.add(camera_id)
