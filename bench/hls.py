@@ -7,6 +7,9 @@ the index (17,280 rows, all pointing at real stored segments). Figures:
   baseline: the bare index query of the same rows (`media.segments_between`), the floor any playlist
   built from the index pays; ratio = playlist / query.
 - playlist_text_ms: building the playlist text alone from the rows in memory.
+- playlist_bytes: the 24 h media playlist as served (the media token once, in its URL's path; segments
+  named relative to it); playlist_bytes_token_per_segment: the same playlist with the token repeated
+  in every segment URI's query (the earlier form), and their ratio.
 - first_segment_ms: what a cold player waits for before it has video: master + 24 h media playlist +
   first segment (remuxed to MPEG-TS).
 - segment_request_ms: one segment request alone (token check, index lookup, remux); baseline:
@@ -28,7 +31,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
@@ -124,7 +127,7 @@ async def bench(tmp: Path) -> dict[str, object]:
         )
         master_url = urlsplit(r.json()["cameras"][0]["vod_master"])
         master_path = f"{master_url.path}?{master_url.query}"
-        base = master_url.path.rsplit("/", 1)[0]
+        token = master_url.path.split("/hls/t/", 1)[1].split("/", 1)[0]
 
         first_segment: list[float] = []
         segment: list[float] = []
@@ -134,13 +137,13 @@ async def bench(tmp: Path) -> dict[str, object]:
             app.state.hls_codec_strings = None  # cold: read the codec from the segment again
             t = time.perf_counter()
             master = (await client.get(master_path)).text
-            variant = next(line for line in master.splitlines() if line.startswith("main.m3u8"))
+            variant = urljoin(master_path, next(line for line in master.splitlines() if "/main.m3u8" in line))
             t_playlist = time.perf_counter()
-            media_text = (await client.get(f"{base}/{variant}")).text
+            media_text = (await client.get(variant)).text
             playlist.append(time.perf_counter() - t_playlist)
             first = next(line for line in media_text.splitlines() if line.startswith("../segments/"))
             t_segment = time.perf_counter()
-            body = (await client.get(f"{base}/{first}")).content
+            body = (await client.get(urljoin(variant, first))).content
             segment.append(time.perf_counter() - t_segment)
             first_segment.append(time.perf_counter() - t)
             assert body[:1] == b"\x47"  # MPEG-TS sync byte
@@ -153,8 +156,12 @@ async def bench(tmp: Path) -> dict[str, object]:
                 rows = await service.segments_between(uow=uow, camera_id=camera.id, start=start, end=end)
                 query.append(time.perf_counter() - t)
             t = time.perf_counter()
-            hls.media_playlist(rows, uri=lambda s: hls.segment_name(s.stream, s.started_at) + "?token=x", vod=True)
+            hls.media_playlist(rows, uri=lambda s: "../segments/" + hls.segment_name(s.stream, s.started_at), vod=True)
             text.append(time.perf_counter() - t)
+        # The earlier form, the token repeated in every segment URI's query (what the path token replaced).
+        query_form = hls.media_playlist(
+            rows, uri=lambda s: f"../segments/{hls.segment_name(s.stream, s.started_at)}?token={token}", vod=True
+        )
 
     ffmpeg = await asyncio.to_thread(ffmpeg_remux, segment_path, tmp)
     await container.close()
@@ -166,6 +173,9 @@ async def bench(tmp: Path) -> dict[str, object]:
         "playlist_vs_query_ratio": round(statistics.median(playlist) / statistics.median(query), 2),
         "playlist_text_ms": median_ms(text),
         "playlist_bytes": len(media_text.encode()),
+        "playlist_bytes_token_per_segment": len(query_form.encode()),
+        "playlist_size_ratio": round(len(query_form.encode()) / len(media_text.encode()), 1),
+        "token_chars": len(token),
         "first_segment_ms": median_ms(first_segment),
         "segment_request_ms": median_ms(segment),
         "ffmpeg_cli_remux_ms": median_ms(ffmpeg),

@@ -152,6 +152,62 @@ class AuditStore(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """One document of a collection: its id, owner, time and JSON body (as it was upserted)."""
+
+    id: str
+    tenant_id: uuid.UUID | None
+    at: datetime
+    body: dict[str, Any]
+
+
+class DocumentStore(Protocol):
+    """JSON documents by collection and id, each owned by a tenant (None: the platform) and stamped
+    with a time: event metadata and configuration history (DESIGN.md §4, MongoDB at scale).
+
+    Writes replace the whole document (upsert); reads are per tenant, newest first by default, with
+    equality filters on top-level scalar fields of the body. Bodies are JSON objects; adapters give
+    them back exactly (nesting, awkward keys and big integers included).
+
+    >>> await documents.upsert("event_metadata", str(event_id), body, tenant_id=t, at=occurred_at)
+    >>> doc = await documents.get("event_metadata", str(event_id))
+    >>> page = await documents.find("config_history", tenant_id=t, where={"level": "camera"}, limit=20)
+    """
+
+    async def upsert(
+        self, collection: str, doc_id: str, body: Mapping[str, Any], *, tenant_id: uuid.UUID | None, at: datetime
+    ) -> None:
+        """Insert the document, or replace the one stored under this id."""
+        ...
+
+    async def get(self, collection: str, doc_id: str) -> StoredDocument | None:
+        """The document, or None."""
+        ...
+
+    async def find(
+        self,
+        collection: str,
+        *,
+        tenant_id: uuid.UUID | None,
+        where: Mapping[str, str | int | bool | None] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        newest_first: bool = True,
+        limit: int = 100,
+    ) -> list[StoredDocument]:
+        """A tenant's documents in [since, until) whose top-level fields equal `where`'s, by time then id."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class BusMessage:
     """One message as a consumer receives it. `commit()` marks it (and all before it in its partition) done."""
 
@@ -231,6 +287,20 @@ class BlobStore(Protocol):
 
     async def get(self, key: str) -> bytes:
         """The object's bytes; NotFound when absent."""
+        ...
+
+    async def get_range(self, key: str, first: int, last: int) -> bytes:
+        """Bytes `first`..`last` (inclusive, like HTTP Range) of the object, without reading the rest.
+
+        `last` past the end is clipped to the end; NotFound when absent; ValidationFailed when `first`
+        is negative, past the end, or after `last`.
+
+        >>> head = await blobs.get_range("t1/exports/x.mp4", 0, 1023)  # the first KiB
+        """
+        ...
+
+    async def size(self, key: str) -> int:
+        """The object's size in bytes (a stat or a HEAD, no read); NotFound when absent."""
         ...
 
     async def local_path(self, key: str) -> Path | None:

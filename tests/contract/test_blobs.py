@@ -93,6 +93,37 @@ async def test_list_by_prefix_and_delete(blobs: BlobStore):
     assert await blobs.list("t1/") == ["t1/b/1"]
 
 
+async def test_ranged_reads_return_exactly_the_bytes_asked_for(blobs: BlobStore):
+    data = os.urandom(100_000)
+    await blobs.put("t1/cam/export.mp4", data)
+    assert await blobs.size("t1/cam/export.mp4") == len(data)
+    assert await blobs.get_range("t1/cam/export.mp4", 0, 0) == data[:1]
+    assert await blobs.get_range("t1/cam/export.mp4", 1000, 65_535) == data[1000:65_536]
+    assert await blobs.get_range("t1/cam/export.mp4", 99_999, 99_999) == data[-1:]
+    assert await blobs.get_range("t1/cam/export.mp4", 90_000, 10**12) == data[90_000:]  # an end past the end is clipped
+
+
+async def test_ranged_reads_refuse_impossible_ranges_and_missing_objects(blobs: BlobStore):
+    await blobs.put("t1/cam/small", b"0123456789")
+    for first, last in ((10, 20), (-1, 5), (6, 5)):  # past the end, negative, backwards
+        with pytest.raises(ValidationFailed):
+            await blobs.get_range("t1/cam/small", first, last)
+    with pytest.raises(NotFound):
+        await blobs.get_range("t1/cam/none", 0, 9)
+    with pytest.raises(NotFound):
+        await blobs.size("t1/cam/none")
+
+
+async def test_a_ranged_read_spans_the_parts_of_a_large_object(blobs: BlobStore, tmp_path: Path):
+    data = os.urandom(10 * 1024 * 1024 + 12345)  # uploaded in parts on S3: a range may span parts
+    source = tmp_path / "large.mp4"
+    source.write_bytes(data)
+    await blobs.put_file("t1/cam/large.mp4", source)
+    middle = 8 * 1024 * 1024 - 100  # across the 8 MiB part boundary
+    assert await blobs.get_range("t1/cam/large.mp4", middle, middle + 199) == data[middle : middle + 200]
+    assert await blobs.size("t1/cam/large.mp4") == len(data)
+
+
 @pytest.mark.parametrize("key", ["", "/etc/passwd", "t1/../../etc/passwd", "t1//x", "t1/./x", "t1/\x00"])
 async def test_keys_cannot_escape_the_store(blobs: BlobStore, key: str):
     with pytest.raises(ValidationFailed):

@@ -9,12 +9,13 @@ two buckets. A clip of another customer is 404; an expired or tampered token is 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 
 from vms.api.deps import AppContainer
@@ -26,6 +27,7 @@ from vms.events.schemas import EventRead
 from vms.events.service import MEDIA_PATH
 from vms.kernel.clock import utcnow
 from vms.kernel.errors import NotFound
+from vms.streaming.delivery_api import ranged_response
 from vms.streaming.playback_api import Viewer, media_tokens, media_viewer
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -63,7 +65,7 @@ def sign_media_urls(
     return read.model_copy(update=signed)
 
 
-async def _blob(viewer: Viewer, container: Container, event_id: uuid.UUID, *, kind: str) -> Response:
+async def _blob(request: Request, viewer: Viewer, container: Container, event_id: uuid.UUID, *, kind: str) -> Response:
     event = await viewer.uow.get(Event, event_id, what="Event")
     key = event.clip_key if kind == "clip" else event.snapshot_key
     if key is None:
@@ -74,16 +76,31 @@ async def _blob(viewer: Viewer, container: Container, event_id: uuid.UUID, *, ki
     path = await container.blobs.local_path(key)
     if path is not None:  # the filesystem store: Starlette answers Range requests (seeking) itself
         return FileResponse(path, media_type=media_type, headers={"Cache-Control": CACHE})
-    return Response(await container.blobs.get(key), media_type=media_type, headers={"Cache-Control": CACHE})
+    # Object storage: ranged reads, so seeking in the clip fetches only the bytes the player asks for.
+    response, _ = await ranged_response(
+        container.blobs,
+        key,
+        size=await container.blobs.size(key),
+        media_type=media_type,
+        etag=f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"',  # a cut clip never changes under its key
+        range_header=request.headers.get("range"),
+        if_range=request.headers.get("if-range"),
+        headers={"Cache-Control": CACHE},
+    )
+    return response
 
 
 @router.get("/{event_id}/clip.mp4", response_class=FileResponse, responses={200: {"content": {"video/mp4": {}}}})
-async def get_event_clip(event_id: uuid.UUID, viewer: EventViewer, container: AppContainer) -> Response:
-    """The event's 20 s clip (Bearer, or the signed URL from the event's `clipUrl`)."""
-    return await _blob(viewer, container, event_id, kind="clip")
+async def get_event_clip(
+    event_id: uuid.UUID, request: Request, viewer: EventViewer, container: AppContainer
+) -> Response:
+    """The event's 20 s clip (Bearer, or the signed URL from the event's `clipUrl`); Range requests seek."""
+    return await _blob(request, viewer, container, event_id, kind="clip")
 
 
 @router.get("/{event_id}/snapshot.jpg", response_class=FileResponse, responses={200: {"content": {"image/jpeg": {}}}})
-async def get_event_snapshot(event_id: uuid.UUID, viewer: EventViewer, container: AppContainer) -> Response:
+async def get_event_snapshot(
+    event_id: uuid.UUID, request: Request, viewer: EventViewer, container: AppContainer
+) -> Response:
     """The frame at the event's moment (Bearer, or the signed URL from the event's `snapshotUrl`)."""
-    return await _blob(viewer, container, event_id, kind="snapshot")
+    return await _blob(request, viewer, container, event_id, kind="snapshot")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -61,13 +60,6 @@ class ExportHold(StrEnum):
     NONE = "none"  # only while cutting (an hour)
     EXPORT = "export"  # until the export is deleted
     EVIDENCE = "evidence"  # until a supervisor releases it (case number required)
-
-
-class RangeNotSatisfiable(VmsError):
-    """An HTTP Range outside the file."""
-
-    status = 416
-    title = "Range not satisfiable"
 
 
 # --- service ------------------------------------------------------------------------------------------
@@ -352,7 +344,7 @@ class ExportRunner:
             await asyncio.shield(task)
 
     async def close(self) -> None:
-        """Cancel running cuts (they are reported as interrupted)."""
+        """Cancel running and queued cuts; each is recorded as failed ("interrupted, ask again") before this returns."""
         for task in list(self._tasks.values()):
             task.cancel()
         for task in list(self._tasks.values()):
@@ -362,18 +354,18 @@ class ExportRunner:
     async def _run(self, export_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
         scope, actor = TenantScope.of(TenantId(tenant_id)), Actor.system("export")
         bound = log.bind(export_id=str(export_id), tenant_id=str(tenant_id))
-        async with self._slots:
-            try:
+        try:
+            async with self._slots:
                 await self._cut(export_id, scope, actor)
-            except asyncio.CancelledError:
-                await self._finish(export_id, scope, actor, error="The export was interrupted; ask for it again.")
-                raise
-            except VmsError as exc:
-                bound.warning("export failed", error=exc.detail)
-                await self._finish(export_id, scope, actor, error=exc.detail[:400])
-            except Exception as exc:  # a cutter bug must still end the export, not leave it running
-                bound.exception("export failed")
-                await self._finish(export_id, scope, actor, error=f"Export failed: {type(exc).__name__}.")
+        except asyncio.CancelledError:  # shutdown, also of exports still queued for a slot
+            await self._finish(export_id, scope, actor, error="The export was interrupted; ask for it again.")
+            raise
+        except VmsError as exc:
+            bound.warning("export failed", error=exc.detail)
+            await self._finish(export_id, scope, actor, error=exc.detail[:400])
+        except Exception as exc:  # a cutter bug must still end the export, not leave it running
+            bound.exception("export failed")
+            await self._finish(export_id, scope, actor, error=f"Export failed: {type(exc).__name__}.")
 
     async def _cut(self, export_id: uuid.UUID, scope: TenantScope, actor: Actor) -> None:
         async with self.unit_of_work(scope, actor) as uow:
@@ -440,35 +432,3 @@ class ExportRunner:
 
         with contextlib.suppress(Exception):
             await asyncio.shield(mark())
-
-
-# --- HTTP Range ---------------------------------------------------------------------------------------
-
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The inclusive byte range (first, last) a `Range` header asks for; None for the whole file.
-
-    One range only (what download managers and browsers resuming a download send); a multi-range or
-    malformed header is ignored as RFC 9110 allows, so the client gets the whole file. A range starting
-    past the end is RangeNotSatisfiable (416).
-    """
-    if not header:
-        return None
-    match = _RANGE.match(header.strip())
-    if not match or (not match.group(1) and not match.group(2)):
-        return None
-    first_s, last_s = match.groups()
-    if first_s:
-        first = int(first_s)
-        last = min(int(last_s), size - 1) if last_s else size - 1
-        if first >= size:
-            raise RangeNotSatisfiable(f"The file has {size} bytes; the range starts at {first}.", size=size)
-        if last < first:
-            return None
-        return first, last
-    suffix = int(last_s)
-    if suffix == 0:
-        raise RangeNotSatisfiable("A suffix range of 0 bytes selects nothing.", size=size)
-    return max(0, size - suffix), size - 1

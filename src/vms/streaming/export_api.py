@@ -13,13 +13,13 @@ new download (a request starting at byte 0) are audit-logged.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from vms.api.deps import AppContainer, Paging, UoW, require
@@ -28,14 +28,28 @@ from vms.auth.principal import Principal
 from vms.bootstrap import Container
 from vms.cameras import service as cameras
 from vms.kernel.errors import NotFound
+from vms.streaming import delivery_api
 from vms.streaming import export as exports
 from vms.streaming.models import Export, ExportStatus
 from vms.streaming.playback_api import MediaExporter, Stream, media_tokens, playback_settings, query_string
 from vms.streaming.tokens import MediaTokenRefused
 
-exports_router = APIRouter(prefix="/exports", tags=["exports"])
+
+@contextlib.asynccontextmanager
+async def exports_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """While the API serves nothing is needed; on shutdown, cuts still running are stopped and recorded as
+    interrupted (failed, "ask for it again"), never left "running" for a cutter that no longer exists."""
+    try:
+        yield
+    finally:
+        runner: exports.ExportRunner | None = getattr(app.state, "export_runner", None)
+        if runner is not None:
+            app.state.export_runner = None
+            await runner.close()
+
+
+exports_router = APIRouter(prefix="/exports", tags=["exports"], lifespan=exports_lifespan)
 Exporter = Annotated[Principal, Depends(require(Permission.EXPORT))]
-CHUNK = 1 << 20
 
 
 # --- schemas ----------------------------------------------------------------------------------------
@@ -212,45 +226,19 @@ async def download_export(
         raise MediaTokenRefused("The media token is for another camera.")
     if export.status != ExportStatus.DONE or not export.blob_key or export.bytes is None:
         raise NotFound(f"Export {export_id} is {export.status}; download it when it is done.")
-    size, etag = export.bytes, f'"{export.sha256}"'
-    if_range = request.headers.get("if-range")
-    wanted = exports.parse_range(request.headers.get("range"), size) if if_range in (None, etag) else None
-    first, last = wanted if wanted else (0, size - 1)
-    if first == 0:  # a new download (a resumed one is the same view)
+    response, wanted = await delivery_api.ranged_response(
+        container.blobs,
+        export.blob_key,
+        size=export.bytes,
+        media_type="video/mp4",
+        etag=f'"{export.sha256}"',
+        range_header=request.headers.get("range"),
+        if_range=request.headers.get("if-range"),
+        headers={
+            "Content-Disposition": f'attachment; filename="export-{export.camera_id}-{export.id}.mp4"',
+            "Cache-Control": "private, no-transform",
+        },
+    )
+    if wanted is None or wanted[0] == 0:  # a new download (a resumed one is the same view)
         viewer.uow.audit("download", "export", export.id, new={"camera_id": str(export.camera_id), "via": viewer.via})
-    headers = {
-        "Accept-Ranges": "bytes",
-        "ETag": etag,
-        "Content-Length": str(last - first + 1),
-        "Content-Disposition": f'attachment; filename="export-{export.camera_id}-{export.id}.mp4"',
-        "Cache-Control": "private, no-transform",
-    }
-    if wanted:
-        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-    body = await _byte_range(container, export.blob_key, first, last)
-    return StreamingResponse(body, status_code=206 if wanted else 200, media_type="video/mp4", headers=headers)
-
-
-async def _byte_range(container: Container, key: str, first: int, last: int) -> Iterator[bytes]:
-    """The bytes [first, last] of a blob: read in chunks from a local file, else sliced from the object.
-
-    A plain iterator on purpose: Starlette runs it in its thread pool, so file reads never block the loop.
-    """
-    path = await container.blobs.local_path(key)
-    if path is None:
-        # The blob port has no ranged read yet, so an S3-stored export is fetched whole and sliced.
-        data = await container.blobs.get(key)
-        return iter([data[first : last + 1]])
-
-    def chunks() -> Iterator[bytes]:
-        with path.open("rb") as handle:
-            handle.seek(first)
-            remaining = last - first + 1
-            while remaining > 0:
-                data = handle.read(min(CHUNK, remaining))
-                if not data:
-                    break
-                remaining -= len(data)
-                yield data
-
-    return chunks()
+    return response

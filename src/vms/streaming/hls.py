@@ -125,18 +125,22 @@ def media_playlist(
     media_sequence: int = 0,
     discontinuity_sequence: int = 0,
     start_offset_s: float | None = None,
+    hold_back_targets: float | None = None,
 ) -> str:
     """An HLS media playlist over `segments` (oldest first).
 
     VOD playlists end with `#EXT-X-ENDLIST`; live ones do not, and players reload them. Every run of
     contiguous segments starts with `#EXT-X-PROGRAM-DATE-TIME`, and every gap or change of codec
     parameters is an `#EXT-X-DISCONTINUITY`. `start_offset_s` makes players begin there (seek).
+    `hold_back_targets` (live) tells players how far behind the live edge to play, in target durations:
+    as `#EXT-X-SERVER-CONTROL:HOLD-BACK` (hls.js keeps that distance) and as a negative
+    `#EXT-X-START` (where Safari, ExoPlayer and ffmpeg begin).
     """
     # Times read once: ORM attribute access and UTC conversion dominate for a day of segments.
     starts = [as_utc(s.started_at) for s in segments]
     ends = [as_utc(s.ended_at) for s in segments]
     durations = [max(0.001, (e - b).total_seconds()) for b, e in zip(starts, ends, strict=True)]
-    target = max(1, math.ceil(max(durations, default=1.0)))  # EXTINF rounded to integers must not exceed it
+    target = target_duration(durations)
     lines = [
         "#EXTM3U",
         "#EXT-X-VERSION:3",
@@ -150,6 +154,10 @@ def media_playlist(
     lines.append("#EXT-X-INDEPENDENT-SEGMENTS")  # every segment starts on a keyframe (segmenter's rule)
     if start_offset_s is not None:
         lines.append(f"#EXT-X-START:TIME-OFFSET={start_offset_s:.3f},PRECISE=YES")
+    elif hold_back_targets is not None and not vod:
+        hold_back = hold_back_targets * target
+        lines.append(f"#EXT-X-SERVER-CONTROL:HOLD-BACK={hold_back:.3f}")
+        lines.append(f"#EXT-X-START:TIME-OFFSET=-{hold_back:.3f}")
     previous: tuple[datetime, str, int, int] | None = None  # (end, codec, width, height) of the segment before
     for seg, begin, end, duration in zip(segments, starts, ends, durations, strict=True):
         shape = (seg.codec, seg.width, seg.height)
@@ -166,6 +174,16 @@ def media_playlist(
     if vod:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
+
+
+def target_duration(durations: Sequence[float]) -> int:
+    """`#EXT-X-TARGETDURATION`: the longest segment rounded to the nearest second (at least 1).
+
+    RFC 8216 §4.3.3.1 asks only that every EXTINF *rounded to the nearest integer* stays within it.
+    Rounding up instead would turn a 1.04 s segment (a camera's timestamps jitter) into a 2 s target,
+    and players hold back three targets from the live edge: 6 s instead of 3 s of latency.
+    """
+    return max(1, math.floor(max(durations, default=1.0) + 0.5))
 
 
 def start_offset(segments: Sequence[SegmentLike], at: datetime) -> float | None:

@@ -9,16 +9,21 @@
     GET    /cameras/{id}/hls/vod/{stream}.m3u8?start&end
     GET    /cameras/{id}/hls/segments/{stream}-{µs}.ts one segment, remuxed to MPEG-TS
     GET    /cameras/{id}/hls/thumbnail.jpg?at=         a JPEG of the recording at a moment
+    GET    /cameras/{id}/hls/t/{token}/…               any of the HLS routes above, token in the path
 
 Exports live beside it in export_api.py and share its media access.
 
 Media routes (HLS, thumbnails and the export download) accept either `Authorization: Bearer` or `?token=` — a
-short-lived signed media token (streaming/tokens.py), because video elements cannot send headers.
-Playlists fetched with a token hand the same token on to their variants and segments; fetched with
-a Bearer token they mint a fresh media token. A camera of another customer is 404, like a missing one;
-a token that is expired, tampered or for another camera or URL is 403. Every view is audit-logged:
-each master and VOD playlist fetch and each new export download (live playlist reloads at most once
-per user, camera and `playback.view_audit_interval_s`).
+short-lived signed media token (streaming/tokens.py), because video elements cannot send headers. HLS
+URLs may also carry the token as a path segment, `/cameras/{id}/hls/t/{token}/…` (what `/playback/urls`
+hands out): a player resolves the playlist's relative URIs against that path, so every variant and
+segment inherits the token and a 24 h playlist names each segment in ~40 bytes instead of repeating a
+~400-byte token 17,280 times. Playlists reached any other way point their variants and segments into
+that form (with the caller's token, or a fresh one for a Bearer caller).
+
+A camera of another customer is 404, like a missing one; a token that is expired, tampered or for another
+camera or URL is 403. Every view is audit-logged: each master and VOD playlist fetch and each new export
+download (live playlist reloads at most once per user, camera and `playback.view_audit_interval_s`).
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from vms.api.deps import AppContainer, UoW, admit, bearer, client_ip, get_principal, require
 from vms.auth.permissions import Permission, Role
@@ -177,9 +184,10 @@ class Viewer:
     tenant_id: uuid.UUID
     session_id: uuid.UUID
     role: str
-    claims: MediaClaims | None  # set when the request came with ?token=
+    claims: MediaClaims | None  # set when the request came with a media token
     token: str | None
     uow: UnitOfWork
+    token_in_path: bool = False  # …/hls/t/{token}/…: relative URIs in a playlist carry the token by themselves
 
     @property
     def via(self) -> str:
@@ -234,7 +242,8 @@ def media_viewer(permission: Permission) -> Callable[..., AsyncIterator[Viewer]]
             if holder.scope:  # a bearer caller limited to part of the site tree (media tokens name one camera)
                 uow.narrow(scope.within(await hierarchy.scope_part(uow=uow, node_ids=holder.scope)))
             try:
-                yield Viewer(user_id, tenant_id, session_id, holder.role.value, claims, token, uow)
+                in_path = claims is not None and bool(getattr(request.state, PATH_TOKEN_FLAG, False))
+                yield Viewer(user_id, tenant_id, session_id, holder.role.value, claims, token, uow, in_path)
                 await uow.commit()
             except BaseException:
                 await uow.rollback()
@@ -247,19 +256,63 @@ MediaReader = Annotated[Viewer, Depends(media_viewer(Permission.PLAYBACK), scope
 MediaExporter = Annotated[Viewer, Depends(media_viewer(Permission.EXPORT), scope="function")]
 
 
-def _hls_token(request: Request, container: Container, viewer: Viewer, camera_id: uuid.UUID, extra_s: float) -> str:
-    """The token the playlist hands on: the caller's own, or a fresh one for a Bearer caller."""
-    if viewer.token is not None:
-        return viewer.token
-    return media_tokens(container).issue(
-        user_id=viewer.user_id,
-        tenant_id=viewer.tenant_id,
-        session_id=viewer.session_id,
-        role=viewer.role,
-        camera_id=camera_id,
-        scope=hls_scope(request, camera_id),
-        ttl_s=playback_settings(container).token_ttl_s + extra_s,
-    )
+PATH_TOKEN_FLAG = "media_token_in_path"
+
+
+class PathTokenRoute:
+    """ASGI endpoint of `/cameras/{camera_id}/hls/t/{media_token}/{rest}`: serves `…/hls/{rest}?token=…`.
+
+    The scope is rewritten in place (so the access log and the metrics see the plain route, never the
+    token) and routed again by the app's router, which runs the ordinary HLS route with its usual
+    checks: the token is verified against the camera and the rewritten path. A token also given in the
+    query is dropped; the one in the path counts.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = scope["path_params"]["media_token"]
+        marker = f"/hls/t/{token}/"
+        head, _, tail = scope["path"].rpartition(marker)
+        scope["path"] = f"{head}/hls/{tail}"
+        scope["raw_path"] = scope["path"].encode()
+        query = [(k, v) for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1")) if k != "token"]
+        scope["query_string"] = urlencode([*query, ("token", token)]).encode("latin-1")
+        scope["path_params"] = {}
+        scope.setdefault("state", {})[PATH_TOKEN_FLAG] = True
+        await scope["router"](scope, receive, send)
+
+
+router.routes.append(
+    Route("/cameras/{camera_id}/hls/t/{media_token}/{rest:path}", PathTokenRoute(), methods=["GET", "HEAD"])
+)
+
+
+def with_path_token(url: str, token: str) -> str:
+    """An HLS URL (…/hls/live/master.m3u8?…) with the token as a path segment (…/hls/t/<token>/live/…)."""
+    head, _, tail = url.rpartition("/hls/")
+    return f"{head}/hls/t/{token}/{tail}"
+
+
+def _hls_base(request: Request, container: Container, viewer: Viewer, camera_id: uuid.UUID, extra_s: float) -> str:
+    """What a playlist's relative URIs to other HLS routes start with (`<base>segments/…`, `<base>live/…`).
+
+    Inside a path-token URL that is just `../`: the token travels in the path the player resolves
+    against. Otherwise `../t/<token>/` steps into that form, with the caller's own token, or for a Bearer
+    caller a fresh one valid `extra_s` beyond the usual lifetime (a VOD range is played that long).
+    """
+    if viewer.token_in_path:
+        return "../"
+    token = viewer.token
+    if token is None:
+        token = media_tokens(container).issue(
+            user_id=viewer.user_id,
+            tenant_id=viewer.tenant_id,
+            session_id=viewer.session_id,
+            role=viewer.role,
+            camera_id=camera_id,
+            scope=hls_scope(request, camera_id),
+            ttl_s=playback_settings(container).token_ttl_s + extra_s,
+        )
+    return f"../t/{token}/"
 
 
 async def _audit_view(
@@ -451,11 +504,11 @@ async def create_playback_urls(
             scope=hls_scope(request, camera_id),
             expires_at=expires_at,
         )
-        live = f"{request.url_for('get_live_master', camera_id=camera_id)}?{query_string(token=token)}"
+        live = with_path_token(str(request.url_for("get_live_master", camera_id=camera_id)), token)
         vod_url = None
         if vod is not None:
-            query = query_string(start=vod[0], end=vod[1], at=body.at, token=token)
-            vod_url = f"{request.url_for('get_vod_master', camera_id=camera_id)}?{query}"
+            query = query_string(start=vod[0], end=vod[1], at=body.at)
+            vod_url = with_path_token(f"{request.url_for('get_vod_master', camera_id=camera_id)}?{query}", token)
         out.append(CameraUrls(camera_id=camera_id, live_master=live, vod_master=vod_url, expires_at=expires_at))
     return UrlsRead(cameras=out)
 
@@ -482,14 +535,14 @@ async def get_live_master(
 ) -> Response:
     """Live ABR master playlist: the camera's main and sub streams as variants, described from the segment index."""
     await cameras.get_camera(uow=viewer.uow, camera_id=camera_id)
-    token = _hls_token(request, container, viewer, camera_id, 0)
+    base = _hls_base(request, container, viewer, camera_id, 0)
     variants = []
     for stream in STREAMS:
         rows = await _live_segments(container, viewer.uow, camera_id, stream)
         if rows:
             hls.ensure_playable(rows)
             codecs = await _codecs(request, container).of(rows[-1], camera_key=str(camera_id))
-            variants.append(hls.variant(stream, rows, uri=f"{stream}.m3u8?{query_string(token=token)}", codecs=codecs))
+            variants.append(hls.variant(stream, rows, uri=f"{base}live/{stream}.m3u8", codecs=codecs))
     if not variants:
         raise NotFound("Nothing recorded in the last minute: the camera is offline or not recording.")
     await _audit_view(container, viewer, camera_id, "live")
@@ -508,13 +561,14 @@ async def get_live_playlist(
     if not window.segments:
         raise NotFound(f"Nothing of the {stream} stream recorded in the last minute: the camera is offline.")
     hls.ensure_playable(window.segments)
-    suffix = "?" + query_string(token=_hls_token(request, container, viewer, camera_id, 0))
+    base = _hls_base(request, container, viewer, camera_id, 0)
     text = hls.media_playlist(
         window.segments,
-        uri=lambda s: f"../segments/{hls.segment_name(s.stream, s.started_at)}{suffix}",
+        uri=lambda s: f"{base}segments/{hls.segment_name(s.stream, s.started_at)}",
         vod=False,
         tolerance_s=settings.gap_tolerance_s,
         media_sequence=window.media_sequence,
+        hold_back_targets=settings.live_hold_back_targets,
     )
     await _audit_view(container, viewer, camera_id, "live", throttle=True, stream=stream)
     return _playlist(text, live=True)
@@ -533,7 +587,7 @@ async def get_vod_master(
     """VOD ABR master playlist of [start, end): main and sub variants from the segments in the range."""
     start, end = _window(start, end, max_s=playback_settings(container).max_vod_window_s, what="VOD playlist")
     await cameras.get_camera(uow=viewer.uow, camera_id=camera_id)
-    token = _hls_token(request, container, viewer, camera_id, (end - start).total_seconds())
+    base = _hls_base(request, container, viewer, camera_id, (end - start).total_seconds())
     variants = []
     for stream in STREAMS:
         # The variants are described from the range's first minutes (where playback begins): reading a
@@ -545,7 +599,7 @@ async def get_vod_master(
         if rows:
             hls.ensure_playable(rows)
             codecs = await _codecs(request, container).of(rows[-1], camera_key=str(camera_id))
-            uri = f"{stream}.m3u8?{query_string(start=start, end=end, at=at, token=token)}"
+            uri = f"{base}vod/{stream}.m3u8?{query_string(start=start, end=end, at=at)}"
             variants.append(hls.variant(stream, rows, uri=uri, codecs=codecs))
     if not variants:
         raise NotFound("Nothing is recorded in this range.")
@@ -572,10 +626,10 @@ async def get_vod_playlist(
     if not rows:
         raise NotFound(f"Nothing of the {stream} stream is recorded in this range.")
     hls.ensure_playable(rows)
-    suffix = "?" + query_string(token=_hls_token(request, container, viewer, camera_id, (end - start).total_seconds()))
+    base = _hls_base(request, container, viewer, camera_id, (end - start).total_seconds())
     text = hls.media_playlist(
         rows,
-        uri=lambda s: f"../segments/{hls.segment_name(s.stream, s.started_at)}{suffix}",
+        uri=lambda s: f"{base}segments/{hls.segment_name(s.stream, s.started_at)}",
         vod=True,
         tolerance_s=settings.gap_tolerance_s,
         start_offset_s=hls.start_offset(rows, at) if at is not None else None,

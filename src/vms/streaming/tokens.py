@@ -2,15 +2,16 @@
 
 Browsers' video elements (and ffmpeg, VLC, hls.js without custom loaders) cannot send an
 `Authorization` header, so media URLs (HLS playlists and segments, thumbnails, export downloads,
-later event clips) carry `?token=…`. A token names who may fetch what, until when:
+event clips) carry `?token=…`, or for HLS a path segment `…/hls/t/<token>/…` that every relative
+URI in a playlist inherits (playback_api.py). A token names who may fetch what, until when:
 
     v1.<base64url(JSON claims)>.<base64url(HMAC-SHA256)>
 
 Claims: user, tenant, session, role, camera, a path scope (the URL prefix it opens) and an expiry.
 The HMAC key is derived from `security.jwt_secret` with a fixed label, so a media token can never
 be replayed as an access token (or the other way round) even though one secret is configured.
-Tokens are not JWTs on purpose: they are shorter (they sit in every segment URL of a playlist)
-and there is no algorithm header to negotiate. Refusals (expired, tampered, other camera, other
+Tokens are not JWTs on purpose: they are shorter (they sit in every media URL handed out) and
+there is no algorithm header to negotiate. Refusals (expired, tampered, other camera, other
 path) are all 403: the caller holds a credential, it just does not open this.
 """
 

@@ -14,8 +14,10 @@ import pytest
 
 from tests import factories
 from tests.unit.streaming.recorded import cut_clip, record_run, run_tool, seconds_ago
+from tests.unit.streaming.test_delivery_api import CountingBlobs
 from vms.auth.permissions import Role
 from vms.ports import AuditQuery
+from vms.streaming import export as export_module
 
 API = "/api/v1"
 
@@ -119,6 +121,44 @@ async def test_a_download_resumes_with_range_requests(client, container, world):
         AuditQuery(tenant_id=world["a"].id, action="download", resource_type="export"), limit=50, offset=0
     )
     assert len(entries) == 3  # new downloads (from byte 0) only: first, whole, stale; resumptions are the same view
+
+
+async def test_a_resumed_download_reads_only_its_range_from_the_blob_store(client, container, world):
+    headers = world["users"]["supervisor"].headers
+    r = await client.post(f"{API}/exports", json=body(world, 0, 12), headers=headers)
+    done = await finished(client, headers, r.json()["id"])
+    whole = (await client.get(path_of(done["download_url"]))).content
+    counting = CountingBlobs(container.blobs)
+    container.blobs = counting  # what the download route reads through (on S3: ranged GETs)
+    r = await client.get(path_of(done["download_url"]), headers={"Range": f"bytes={done['bytes'] - 100}-"})
+    assert r.status_code == 206 and r.content == whole[-100:]
+    assert counting.bytes_read == 100  # not the whole file, sliced
+
+
+async def test_shutdown_records_running_and_queued_exports_as_interrupted(app, client, world, monkeypatch):
+    """The api role stops: cuts in progress and those waiting for a slot end as failed, never left running."""
+
+    async def never_ending_cut(*args: object, **kwargs: object) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(export_module, "cut_stored", never_ending_cut)
+    headers = world["users"]["supervisor"].headers
+    async with app.router.lifespan_context(app):
+        ids = [(await client.post(f"{API}/exports", json=body(world, 0, 12), headers=headers)).json()["id"]]
+        ids += [(await client.post(f"{API}/exports", json=body(world, 32, 44), headers=headers)).json()["id"]]
+        ids += [(await client.post(f"{API}/exports", json=body(world, 0, 44), headers=headers)).json()["id"]]
+
+        async def statuses() -> list[str]:
+            return sorted([(await client.get(f"{API}/exports/{i}", headers=headers)).json()["status"] for i in ids])
+
+        async with asyncio.timeout(10):  # two slots (playback.max_exports_running): two cut, one waits
+            while await statuses() != ["queued", "running", "running"]:  # noqa: ASYNC110 (polled over the API)
+                await asyncio.sleep(0.02)
+    for export_id in ids:
+        export = (await client.get(f"{API}/exports/{export_id}", headers=headers)).json()
+        assert export["status"] == "failed" and "interrupted" in export["error"], export
+        assert export["finished_at"] is not None and export["download_url"] is None
+    assert app.state.export_runner is None  # a later start makes a new runner
 
 
 async def test_an_evidence_export_holds_the_recordings_until_released(client, world):

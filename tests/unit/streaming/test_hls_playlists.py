@@ -63,9 +63,21 @@ def test_jitter_below_the_tolerance_is_no_discontinuity_but_a_resolution_change_
     assert hls.media_playlist(changed, uri=uri, vod=True).count("#EXT-X-DISCONTINUITY\n") == 1
 
 
-def test_target_duration_covers_the_longest_segment():
-    segments = run(T0, 2, seconds=6.4)
-    assert "#EXT-X-TARGETDURATION:7" in hls.media_playlist(segments, uri=uri, vod=True)
+@pytest.mark.parametrize(("seconds", "target"), [(6.4, 6), (6.5, 7), (1.04, 1), (0.4, 1), (2.0, 2), (4.999, 5)])
+def test_target_duration_is_the_longest_segment_rounded_to_the_nearest_second(seconds: float, target: int):
+    """RFC 8216: each EXTINF rounded to the nearest integer must not exceed it (rounding up would double the
+    live hold-back of 1 s segments whose timestamps jitter)."""
+    text = hls.media_playlist(run(T0, 2, seconds=seconds), uri=uri, vod=True)
+    assert f"#EXT-X-TARGETDURATION:{target}" in text.splitlines()
+
+
+def test_a_live_playlist_tells_players_how_far_behind_the_edge_to_play():
+    segments = run(T0, 6, seconds=1.0)
+    lines = hls.media_playlist(segments, uri=uri, vod=False, hold_back_targets=2.0).splitlines()
+    assert "#EXT-X-SERVER-CONTROL:HOLD-BACK=2.000" in lines  # hls.js keeps this distance from the edge
+    assert "#EXT-X-START:TIME-OFFSET=-2.000" in lines  # Safari, ExoPlayer and ffmpeg start there
+    vod = hls.media_playlist(segments, uri=uri, vod=True, hold_back_targets=2.0)
+    assert "HOLD-BACK" not in vod and "EXT-X-START" not in vod  # a recording plays from its start
 
 
 def test_seek_offset_counts_playlist_time_not_wall_time():

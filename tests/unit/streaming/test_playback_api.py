@@ -7,7 +7,7 @@ import io
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import av
 import pytest
@@ -68,6 +68,14 @@ async def urls(client, world, **body) -> dict:
     r = await client.post(f"{API}/playback/urls", json=payload, headers=world["users"]["viewer"].headers)
     assert r.status_code == 200, r.text
     return r.json()["cameras"][0]
+
+
+def token_of(url: str) -> str:
+    """The media token of a URL, from its path (…/hls/t/<token>/…) or its query."""
+    parts = urlsplit(url)
+    if "/hls/t/" in parts.path:
+        return parts.path.split("/hls/t/", 1)[1].split("/", 1)[0]
+    return parse_qs(parts.query)["token"][0]
 
 
 def path_of(url: str) -> str:
@@ -192,8 +200,8 @@ async def test_ffprobe_plays_the_vod_playlist_over_http_across_the_gap(app, clie
         assert sorted(set(out.split())) == ["h264,320,180", "h264,640,360"]  # both ABR variants open
 
         text = (await client.get(path_of(links["vod_master"]))).text
-        main = next(line for line in text.splitlines() if line.startswith("main.m3u8"))
-        media = master.rsplit("/", 1)[0] + "/" + main
+        main = next(line for line in text.splitlines() if line.startswith("../vod/main.m3u8"))
+        media = urljoin(master, main)
         code, out, err = await run_tool(
             "ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
             "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", media,
@@ -215,9 +223,8 @@ async def test_ffmpeg_plays_the_live_master_playlist_over_http(app, client, worl
 async def test_the_live_playlist_is_a_window_of_the_newest_run(client, world):
     links = await urls(client, world)
     master = (await client.get(path_of(links["live_master"]))).text
-    sub = next(line for line in master.splitlines() if line.startswith("sub.m3u8"))
-    base = path_of(links["live_master"]).split("?")[0].rsplit("/", 1)[0]
-    r = await client.get(f"{base}/{sub}")
+    sub = next(line for line in master.splitlines() if line.startswith("../live/sub.m3u8"))
+    r = await client.get(urljoin(path_of(links["live_master"]), sub))
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/vnd.apple.mpegurl")
     lines = r.text.splitlines()
@@ -228,11 +235,11 @@ async def test_the_live_playlist_is_a_window_of_the_newest_run(client, world):
 async def test_a_segment_is_mpegts_stamped_with_its_wall_clock_start(client, world):
     links = await urls(client, world, **rng(world["t0"], 0, 60))
     text = (await client.get(path_of(links["vod_master"]))).text
-    main = next(line for line in text.splitlines() if line.startswith("main.m3u8"))
-    base = path_of(links["vod_master"]).split("?")[0].rsplit("/", 1)[0]
-    playlist = (await client.get(f"{base}/{main}")).text
+    main = next(line for line in text.splitlines() if line.startswith("../vod/main.m3u8"))
+    media_url = urljoin(path_of(links["vod_master"]), main)
+    playlist = (await client.get(media_url)).text
     first = next(line for line in playlist.splitlines() if line.startswith("../segments/"))
-    r = await client.get(f"{base}/{first}")
+    r = await client.get(urljoin(media_url, first))
     assert r.status_code == 200 and r.headers["content-type"] == "video/mp2t"
     with av.open(io.BytesIO(r.content)) as ts:
         stream = ts.streams.video[0]
@@ -249,7 +256,7 @@ async def test_a_segment_is_mpegts_stamped_with_its_wall_clock_start(client, wor
 async def test_tampered_expired_other_camera_and_garbage_tokens_are_403(client, container, world):
     links = await urls(client, world, **rng(world["t0"], 0, 60))
     vod = path_of(links["vod_master"])
-    token = parse_qs(urlsplit(vod).query)["token"][0]
+    token = token_of(vod)
     assert (await client.get(vod)).status_code == 200
 
     tampered = vod.replace(token, token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
@@ -285,11 +292,52 @@ async def test_a_signed_out_session_stops_its_media_urls(client, world):
 async def test_bearer_callers_play_too_but_only_their_customers_cameras(client, world):
     path = f"{API}/cameras/{world['cam'].id}/hls/vod/master.m3u8"
     r = await client.get(path, params=rng(world["t0"], 0, 60), headers=world["users"]["viewer"].headers)
-    assert r.status_code == 200 and "token=" in r.text  # the variants carry a freshly minted token
+    assert r.status_code == 200
+    variant = next(line for line in r.text.splitlines() if line.startswith("../t/"))  # a freshly minted token
+    r = await client.get(urljoin(path, variant))  # as a player resolves it: no Bearer needed any more
+    assert r.status_code == 200 and "../segments/" in r.text and "token" not in r.text
     r = await client.get(path, params=rng(world["t0"], 0, 60), headers=world["users"]["b_viewer"].headers)
     assert r.status_code == 404
     r = await client.get(path, params=rng(world["t0"], 0, 60))
     assert r.status_code == 401
+
+
+async def test_playlists_name_segments_without_repeating_the_token(client, world):
+    """The token sits once in the playlist's own path; every segment URI inherits it by relative resolution."""
+    links = await urls(client, world, **rng(world["t0"], -5, 60))
+    vod = path_of(links["vod_master"])
+    token = token_of(vod)
+    assert vod.startswith(f"{API}/cameras/{world['cam'].id}/hls/t/{token}/vod/master.m3u8?") and "token=" not in vod
+    master = (await client.get(vod)).text
+    variant = next(line for line in master.splitlines() if line.startswith("../vod/main.m3u8?"))
+    media_url = urljoin(vod, variant)
+    playlist = (await client.get(media_url)).text
+    segments = [line for line in playlist.splitlines() if line and not line.startswith("#")]
+    assert len(segments) == 6 and all(len(line) <= 40 and "token" not in line for line in segments)
+    r = await client.get(urljoin(media_url, segments[0]))
+    assert r.status_code == 200 and r.headers["content-type"] == "video/mp2t"
+
+    # The same playlist asked for with ?token= points its segments into the path form (token once per URI).
+    plain = media_url.replace(f"/hls/t/{token}/", "/hls/") + f"&token={token}"
+    playlist = (await client.get(plain)).text
+    assert f"../t/{token}/segments/" in playlist and "?token=" not in playlist
+
+
+async def test_a_path_token_opens_only_its_camera_and_wins_over_a_query_token(client, container, world):
+    links = await urls(client, world, **rng(world["t0"], 0, 60))
+    live = path_of(links["live_master"])
+    token = token_of(live)
+    segment = hls.segment_name("main", world["t0"])
+    own = f"{API}/cameras/{world['cam'].id}/hls/t/{token}/segments/{segment}"
+    assert (await client.get(own)).status_code == 200
+    r = await client.get(f"{API}/cameras/{world['cam2'].id}/hls/t/{token}/segments/{segment}")
+    assert r.status_code == 403 and "another camera" in r.json()["detail"]
+    r = await client.get(f"{API}/cameras/{world['cam'].id}/hls/t/{token[:-2]}xx/segments/{segment}")
+    assert r.status_code == 403 and "signature" in r.json()["detail"]
+    r = await client.get(f"{own}?token=not-a-token")  # the path's token counts, the query's is dropped
+    assert r.status_code == 200
+    r = await client.get(f"{API}/cameras/{world['cam'].id}/hls/t/{token}/no-such-route")
+    assert r.status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -316,10 +364,9 @@ async def test_views_are_audit_logged_and_live_reloads_only_once(client, contain
     assert (await client.get(path_of(links["vod_master"]))).status_code == 200
     master = path_of(links["live_master"])
     text = (await client.get(master)).text
-    main = next(line for line in text.splitlines() if line.startswith("main.m3u8"))
-    base = master.split("?")[0].rsplit("/", 1)[0]
+    main = next(line for line in text.splitlines() if line.startswith("../live/main.m3u8"))
     for _ in range(3):
-        assert (await client.get(f"{base}/{main}")).status_code == 200
+        assert (await client.get(urljoin(master, main))).status_code == 200
     entries, _ = await container.audit_store.query(
         AuditQuery(tenant_id=world["a"].id, action="view", resource_type="camera"), limit=50, offset=0
     )

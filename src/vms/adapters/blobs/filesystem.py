@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from vms.adapters.blobs import check_key
+from vms.adapters.blobs import check_key, check_range, past_the_end
 from vms.kernel.errors import NotFound, ServiceUnavailable
 
 
@@ -35,6 +35,32 @@ class FilesystemBlobStore:
         path = self._path(key)
         try:
             return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError as exc:
+            raise NotFound(f"Blob {key} not found.") from exc
+
+    async def get_range(self, key: str, first: int, last: int) -> bytes:
+        """Bytes first..last (inclusive) with one seek and one read."""
+        check_range(key, first, last)
+        path = self._path(key)
+
+        def read() -> bytes:
+            with path.open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if first >= size:
+                    raise past_the_end(key, first, size)
+                handle.seek(first)
+                return handle.read(min(last, size - 1) - first + 1)
+
+        try:
+            return await asyncio.to_thread(read)
+        except FileNotFoundError as exc:
+            raise NotFound(f"Blob {key} not found.") from exc
+
+    async def size(self, key: str) -> int:
+        """The file's size."""
+        path = self._path(key)
+        try:
+            return (await asyncio.to_thread(path.stat)).st_size
         except FileNotFoundError as exc:
             raise NotFound(f"Blob {key} not found.") from exc
 

@@ -21,7 +21,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from vms.adapters.blobs import check_key
+from vms.adapters.blobs import check_key, check_range, past_the_end
 from vms.kernel.errors import NotFound, ServiceUnavailable
 
 T = TypeVar("T")
@@ -115,6 +115,41 @@ class S3BlobStore:
             return body
 
         return await self._run(read)
+
+    async def get_range(self, key: str, first: int, last: int) -> bytes:
+        """Bytes first..last (inclusive) with one ranged GET: only those bytes cross the network."""
+        check_key(key)
+        check_range(key, first, last)
+
+        def read() -> bytes:
+            try:
+                response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={first}-{last}")
+            except ClientError as exc:
+                if _is_not_found(exc):
+                    raise NotFound(f"Blob {key} not found.") from exc
+                if exc.response.get("Error", {}).get("Code") == "InvalidRange":  # starts past the end (416)
+                    size = exc.response.get("Error", {}).get("ActualObjectSize")
+                    raise past_the_end(key, first, int(size) if size else 0) from exc
+                raise
+            body: bytes = response["Body"].read()
+            return body
+
+        return await self._run(read)
+
+    async def size(self, key: str) -> int:
+        """The object's size from a HEAD request."""
+        check_key(key)
+
+        def head() -> int:
+            try:
+                response = self.client.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if _is_not_found(exc):
+                    raise NotFound(f"Blob {key} not found.") from exc
+                raise
+            return int(response["ContentLength"])
+
+        return await self._run(head)
 
     async def local_path(self, key: str) -> Path | None:
         """Never a local path: readers fetch the bytes."""
