@@ -30,9 +30,12 @@ from pathlib import Path
 from vms import logs, migrations
 from vms.adapters.cache.redis import RedisCache
 from vms.bootstrap import Container, build_container
+from vms.cameras import hierarchy
+from vms.cameras.models import Camera, NodeKind
+from vms.cameras.schemas import NodeCreate
 from vms.config import service
 from vms.config.cache import ConfigCache
-from vms.config.listener import ConfigChange, announce, run_config_listener
+from vms.config.listener import ConfigChange, after_commit, announce, run_config_listener, stage_change
 from vms.config.nodes import NodeRef
 from vms.kernel.ai_models import AiModel
 from vms.kernel.errors import ServiceUnavailable
@@ -58,8 +61,8 @@ def summary(samples_ms: list[float]) -> dict[str, float]:
 
 async def seed(container: Container, cameras: int) -> tuple[uuid.UUID, dict[uuid.UUID, uuid.UUID]]:
     tenant = (await factories.customer(container)).id
-    sites = [uuid.uuid4() for _ in range(100)]
-    placed = {uuid.uuid4(): sites[i % len(sites)] for i in range(cameras)}
+    placed = await inventory(container, tenant, cameras=cameras, sites=100)
+    sites = sorted(set(placed.values()))
     async with container.unit_of_work(TenantScope.of(tenant), Actor.system("bench")) as uow:
         await service.change_overrides(
             uow=uow,
@@ -76,6 +79,33 @@ async def seed(container: Container, cameras: int) -> tuple[uuid.UUID, dict[uuid
             await service.patch_many(uow=uow, nodes=nodes[start : start + 2000], values=TWENTY, reason="bench")
         await uow.commit()
     return tenant, placed
+
+
+async def inventory(container: Container, tenant: uuid.UUID, *, cameras: int, sites: int) -> dict[uuid.UUID, uuid.UUID]:
+    """Real sites (with a zone each) and camera rows spread over them: camera id → site id. The
+    configuration service refuses overrides for ids the customer does not have; the camera rows
+    are inserted directly, since probing and license checks are not what this measures."""
+    zones: list[tuple[uuid.UUID, uuid.UUID]] = []
+    async with container.unit_of_work(TenantScope.of(tenant), Actor.system("bench")) as uow:
+        for n in range(sites):
+            parent: uuid.UUID | None = None
+            site: uuid.UUID | None = None
+            for kind in (NodeKind.SITE, NodeKind.BUILDING, NodeKind.FLOOR, NodeKind.ZONE):
+                data = NodeCreate(kind=kind, name=f"Site {n} {kind}", parent_id=parent)
+                node = await hierarchy.create_node(uow=uow, data=data)
+                parent, site = node.id, site or node.id
+            assert parent is not None and site is not None
+            zones.append((parent, site))
+        placed: dict[uuid.UUID, uuid.UUID] = {}
+        for i in range(cameras):
+            zone, site = zones[i % sites]
+            camera = Camera(
+                id=uuid.uuid4(), tenant_id=tenant, name=f"Camera {i}", main_url=f"rtsp://192.0.2.1/{i}", zone_id=zone
+            )
+            uow.add(camera)
+            placed[camera.id] = site
+        await uow.commit()
+    return placed
 
 
 async def resolve_latencies(
@@ -104,9 +134,14 @@ async def resolve_latencies(
     return latencies
 
 
-async def propagation(settings: Settings, changes: int) -> dict[str, float]:
+async def propagation(settings: Settings, changes: int, *, tenant: uuid.UUID | None = None) -> dict[str, float]:
     """Another process (a child running its own container and listener) caches a key; this one
-    announces a change of that node; the child reports when its listener dropped the key."""
+    announces a change of that node; the child reports when its listener dropped the key.
+
+    Without `tenant`: the announcement alone, straight on the bus. With it: a real change of the
+    customer's overrides, committed with its announcement in the outbox, then drained (what the
+    config routes do) — timed from just before the commit.
+    """
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         __file__,
@@ -121,13 +156,28 @@ async def propagation(settings: Settings, changes: int) -> dict[str, float]:
     latencies = []
     try:
         await container.bus.ensure_topics({"config-changes": 1})
-        for _ in range(changes):
-            node = NodeRef.site(uuid.uuid4(), uuid.uuid4())
+        for i in range(changes):
+            node = NodeRef.site(uuid.uuid4(), uuid.uuid4()) if tenant is None else NodeRef.customer(tenant)
             child.stdin.write(f"{node.cache_key}\n".encode())
             await child.stdin.drain()
             assert (await child.stdout.readline()).strip() == b"armed"
-            sent = time.time()
-            await announce(bus=container.bus, config_cache=container.config, change=ConfigChange.node_changed(node))
+            change = ConfigChange.node_changed(node)
+            if tenant is None:
+                sent = time.time()
+                await announce(bus=container.bus, config_cache=container.config, change=change)
+            else:
+                async with container.unit_of_work(TenantScope.of(tenant), Actor.system("bench")) as uow:
+                    await service.change_overrides(
+                        uow=uow,
+                        config_cache=container.config,
+                        node=node,
+                        values={"retention.days": 40 + i % 2},
+                        reason="bench",
+                    )
+                    stage_change(uow, change)
+                    sent = time.time()
+                    await uow.commit()
+                await after_commit(config_cache=container.config, relay=container.outbox, change=change)
             dropped = float((await child.stdout.readline()).decode())
             latencies.append((dropped - sent) * 1000)
     finally:
@@ -222,7 +272,11 @@ async def main() -> None:
                 await redis.cache.delete_prefix("config:")
                 await redis.cache.close()
         result["resolve_full_camera_config"] = resolve
-        result["invalidation_across_two_processes"] = await propagation(settings, args.changes)
+        direct = await propagation(settings, args.changes)
+        committed = await propagation(settings, args.changes, tenant=tenant)
+        result["invalidation_across_two_processes"] = direct
+        result["invalidation_of_a_committed_change_through_the_outbox"] = committed
+        result["outbox_over_direct_p50"] = round(committed["p50_ms"] / direct["p50_ms"], 2)
     finally:
         await container.close()
         if args.postgres:

@@ -17,6 +17,8 @@ from vms.adapters.bus.embedded import EmbeddedBus
 from vms.adapters.bus.kafka import KafkaBus
 from vms.adapters.cache.memory import MemoryCache, MemoryRateLimiter
 from vms.adapters.cache.redis import RedisCache, RedisRateLimiter
+from vms.adapters.documents.mongo import MongoDocumentStore
+from vms.adapters.documents.sql import SqlDocumentStore
 from vms.adapters.sql.engine import make_engine, make_sessionmaker, open_session
 from vms.auth.passwords import Passwords
 from vms.auth.service import IdentityKit
@@ -25,7 +27,8 @@ from vms.cameras.probe import Prober, PyAvProber
 from vms.config.cache import ConfigCache
 from vms.kernel.crypto import SecretBox
 from vms.kernel.tenancy import TenantScope
-from vms.ports import AuditStore, BlobStore, Bus, Cache, RateLimiter
+from vms.outbox import OutboxRelay
+from vms.ports import AuditStore, BlobStore, Bus, Cache, DocumentStore, RateLimiter
 from vms.settings import Settings
 from vms.stats.metrics import Metrics
 from vms.uow import Actor, UnitOfWork
@@ -45,6 +48,8 @@ class Container:
     bus: Bus
     blobs: BlobStore
     config: ConfigCache  # configuration through the cache, with this process's refresh bookkeeping
+    documents: DocumentStore  # event metadata and configuration history documents
+    outbox: OutboxRelay  # delivers what committed units of work staged (vms.outbox)
     prober: Prober = field(default_factory=PyAvProber)  # camera stream probe; tests swap in a fake
     metrics: Metrics = field(default_factory=Metrics)  # this process's Prometheus registry (one per container)
 
@@ -62,6 +67,7 @@ class Container:
         """Release connections."""
         await self.bus.close()
         await self.cache.close()
+        await self.documents.close()
         if isinstance(self.audit_store, MongoAuditStore):
             await self.audit_store.close()
         await self.engine.dispose()
@@ -98,6 +104,9 @@ def build_container(settings: Settings) -> Container:
         lockout_base_s=sec.lockout_base_s,
         lockout_max_s=sec.lockout_max_s,
     )
+    bus = build_bus(settings)
+    documents = build_documents(settings, sessions)
+    relay = settings.outbox
     return Container(
         settings=settings,
         engine=engine,
@@ -106,9 +115,19 @@ def build_container(settings: Settings) -> Container:
         rate_limiter=limiter,
         audit_store=build_audit_store(settings, sessions),
         identity=identity,
-        bus=build_bus(settings),
+        bus=bus,
         blobs=build_blobs(settings),
         config=ConfigCache(cache, ttl_s=settings.cache.default_ttl_s),
+        documents=documents,
+        outbox=OutboxRelay(
+            sessions,
+            bus=bus,
+            documents=documents,
+            batch_size=relay.batch_size,
+            poll_s=relay.poll_interval_s,
+            park_after=relay.park_after_attempts,
+            keep_sent_s=relay.keep_sent_hours * 3600,
+        ),
     )
 
 
@@ -118,6 +137,16 @@ def build_audit_store(settings: Settings, sessions: async_sessionmaker[AsyncSess
     if settings.audit.kind == "mongo":
         return MongoAuditStore.from_url(settings.audit.mongo_url, settings.audit.mongo_database, chain_key=chain_key)
     return SqlAuditStore(sessions, chain_key=chain_key)
+
+
+def build_documents(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> DocumentStore:
+    """The document store the settings ask for; MongoDB defaults to the audit store's server and database."""
+    docs = settings.documents
+    if docs.kind == "mongo":
+        return MongoDocumentStore.from_url(
+            docs.mongo_url or settings.audit.mongo_url, docs.mongo_database or settings.audit.mongo_database
+        )
+    return SqlDocumentStore(sessions)
 
 
 def build_blobs(settings: Settings) -> BlobStore:

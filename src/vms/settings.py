@@ -9,6 +9,7 @@ Settings are built once by the entry point and passed in; domains never import t
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Literal
 
@@ -87,6 +88,31 @@ class AuditSettings(BaseModel):
         "a forger with write access to the store cannot re-hash the chain after an edit. Keep it out of that store, "
         "and never change it: links written under an old key no longer verify.",
     )
+
+
+class DocumentSettings(BaseModel):
+    """Where event metadata and configuration history documents are mirrored (the document store)."""
+
+    kind: Literal["sql", "mongo"] = Field(
+        "sql", description="A table of JSON documents in the SQL database, or MongoDB (or FerretDB)."
+    )
+    mongo_url: str | None = Field(None, description="MongoDB URL when kind=mongo; unset: the audit store's URL.")
+    mongo_database: str | None = Field(
+        None, min_length=1, description="MongoDB database when kind=mongo; unset: the audit store's database."
+    )
+
+
+class OutboxSettings(BaseModel):
+    """The relay that delivers what committed transactions staged (bus messages, documents)."""
+
+    poll_interval_s: float = Field(
+        1.0, gt=0, le=60, description="How often the relay looks for rows committed by other processes."
+    )
+    batch_size: int = Field(200, ge=1, le=10_000, description="Rows read and delivered per batch.")
+    park_after_attempts: int = Field(
+        100, ge=1, le=100_000, description="Failed deliveries after which a row is set aside (logged) so later rows go."
+    )
+    keep_sent_hours: float = Field(24.0, ge=0, le=24 * 90, description="How long delivered rows are kept.")
 
 
 class SecuritySettings(BaseModel):
@@ -176,6 +202,15 @@ class PlaybackSettings(BaseModel):
     live_max_age_s: float = Field(
         60.0, ge=5, le=3600, description="A live playlist lists only segments this recent; older means offline."
     )
+    live_hold_back_targets: float = Field(
+        3.0,
+        ge=1.0,
+        le=10.0,
+        description="How far behind the live edge HLS players play, in segment lengths (target durations); "
+        "latency is about this times the segment length plus one second. 3 is the HLS spec's minimum and "
+        "rides out a late segment; 2 saves one segment length on steady networks (hls.js and ffmpeg "
+        "follow it, Safari's own player may keep 3).",
+    )
     max_vod_window_s: int = Field(
         86_400, ge=60, le=7 * 86_400, description="Longest time range of one VOD playlist (24 h)."
     )
@@ -203,6 +238,76 @@ class MetricsSettings(BaseModel):
         "empty allows only signed-in callers with the platform:ops permission.",
         pattern=r"^$|^\S{24,}$",
     )
+    port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port on which a stand-alone role (`vms role worker|events|ingest|retention|tickets`) serves "
+        "GET /metrics and /health; 0 = off. `vms serve` and `vms role api` serve /metrics on the API port.",
+    )
+    host: str = Field("127.0.0.1", description="Address a stand-alone role's metrics port binds to.")
+
+
+class InferenceSettings(BaseModel):
+    """How analytics workers run inference: ONNX Runtime sessions, the device gate and micro-batching."""
+
+    use_cuda: bool = Field(
+        True, description="Run ONNX models on CUDA when ONNX Runtime offers CUDAExecutionProvider; else CPU."
+    )
+    session_memory_mb: int = Field(
+        1024, ge=16, le=1_048_576, description="Memory budget of the resident ONNX Runtime sessions (MiB)."
+    )
+    session_size_factor: float = Field(
+        2.5, ge=1.0, le=20.0, description="Estimated session memory as a multiple of its model file's size."
+    )
+    cpu_slots: int = Field(
+        0, ge=0, le=256, description="Inference calls run at once on the CPU; 0: half the cores, at least 1."
+    )
+    gpu_slots: int = Field(1, ge=1, le=64, description="Inference calls run at once on the GPU.")
+    intra_op_threads: int = Field(
+        0, ge=0, le=256, description="ONNX Runtime threads per CPU inference call; 0: cores / cpu_slots."
+    )
+    max_batch: int = Field(8, ge=1, le=256, description="Most frames in one micro-batch of a non-critical model.")
+    max_batch_wait_ms: float = Field(
+        20.0, ge=0.0, le=1000.0, description="Longest a partial micro-batch waits for more frames before it runs."
+    )
+    threads_per_model: int = Field(
+        2, ge=1, le=64, description="Worker threads per hosted model: jobs analysed at once, whose frames batch."
+    )
+
+
+class EdgePeer(BaseModel):
+    """One edge server the cloud accepts uploads from: its customer and its token's SHA-256."""
+
+    tenant_id: uuid.UUID = Field(description="The customer whose events and clips this edge delivers.")
+    token_sha256: str = Field(
+        description="Hex SHA-256 of the edge's token (the cloud keeps no plain token).", pattern=r"^[0-9a-f]{64}$"
+    )
+
+
+class EdgeSettings(BaseModel):
+    """Edge buffering: an edge server's events and clips wait in its outbox until the cloud has them."""
+
+    cloud_url: str = Field("", description="The cloud's base URL (https://…); empty: this server is no edge.")
+    token: str = Field("", description="This edge's token, sent as a bearer token to the cloud (edge side).")
+    edge_id: str = Field("", description="This edge's id as the cloud knows it (edge side).", pattern=r"^[\w.-]{0,64}$")
+    batch_size: int = Field(100, ge=1, le=500, description="Event documents per POST to the cloud.")
+    poll_s: float = Field(1.0, gt=0, le=60, description="How often the edge relay looks for new rows.")
+    max_backoff_s: float = Field(60.0, ge=1, le=3600, description="Longest wait between retries while the cloud fails.")
+    timeout_s: float = Field(30.0, gt=0, le=600, description="Per-request timeout towards the cloud.")
+    max_clip_bytes: int = Field(
+        268_435_456, ge=1024, le=4_294_967_296, description="Largest clip the cloud accepts (413 above it)."
+    )
+    peers: dict[str, EdgePeer] = Field(
+        default_factory=dict,
+        description="Cloud side: edge id -> its customer and token hash; JSON in VMS_EDGE__PEERS.",
+    )
+
+    @model_validator(mode="after")
+    def _an_edge_needs_its_credentials(self) -> EdgeSettings:
+        if self.cloud_url and not (self.token and self.edge_id):
+            raise ValueError("VMS_EDGE__CLOUD_URL needs VMS_EDGE__TOKEN and VMS_EDGE__EDGE_ID as well.")
+        return self
 
 
 class LoggingSettings(BaseModel):
@@ -227,12 +332,16 @@ class Settings(BaseSettings):
     cache: CacheSettings = CacheSettings()
     bus: BusSettings = BusSettings()
     audit: AuditSettings = AuditSettings()
+    documents: DocumentSettings = DocumentSettings()
+    outbox: OutboxSettings = OutboxSettings()
     security: SecuritySettings = SecuritySettings()
     storage: StorageSettings = StorageSettings()
     streaming: StreamingSettings = StreamingSettings()
     playback: PlaybackSettings = PlaybackSettings()
     metrics: MetricsSettings = MetricsSettings()
     logging: LoggingSettings = LoggingSettings()
+    inference: InferenceSettings = InferenceSettings()  # VMS_INFERENCE__USE_CUDA=false
+    edge: EdgeSettings = EdgeSettings()  # VMS_EDGE__CLOUD_URL=https://cloud… makes this server an edge
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:

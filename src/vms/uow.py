@@ -3,6 +3,8 @@
 Services add and change rows and call `uow.audit(...)`; they never commit. The owner of the
 unit of work (a request dependency, a worker loop) commits once, and the audit records are
 written in the same transaction when the audit store is SQL, so no change goes unaudited.
+Outbox rows staged in the transaction (vms.outbox) commit with it; the commit then wakes this
+process's relays to deliver them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vms import outbox
 from vms.kernel.clock import utcnow
 from vms.kernel.errors import Conflict, NotFound
 from vms.kernel.ids import new_id
@@ -140,12 +143,15 @@ class UnitOfWork:
         except IntegrityError as exc:
             await self.rollback()
             raise Conflict("The change conflicts with existing data (a duplicate or a missing reference).") from exc
+        if self.session.info.pop(outbox.STAGED_KEY, False):
+            outbox.notify()  # this process's relays deliver what just committed
         if pending and not self.audit_store.transactional:
             await self.audit_store.append(pending, session=None)
 
     async def rollback(self) -> None:
         """Discard staged changes and their audit records."""
         self._pending.clear()
+        self.session.info.pop(outbox.STAGED_KEY, None)
         await self.session.rollback()
 
     @property

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
@@ -22,12 +23,14 @@ from vms.api.deps import AppContainer, CurrentUser, Paging, UoW, require
 from vms.auth.permissions import Permission
 from vms.auth.principal import Principal
 from vms.bootstrap import Container
-from vms.config import listener, service
+from vms.config import history, listener, service
 from vms.config.listener import ConfigChange
 from vms.config.nodes import NodeRef
-from vms.config.registry import LEVEL_ORDER, PARAMETERS
+from vms.config.registry import LEVEL_ORDER, PARAMETERS, Level
 from vms.config.schemas import (
     ConfigChangeResult,
+    ConfigHistoryEntry,
+    ConfigHistoryList,
     ConfigPatch,
     ConfigReplace,
     ConfigRollback,
@@ -38,6 +41,7 @@ from vms.config.schemas import (
     RefreshResult,
     VersionDiff,
 )
+from vms.kernel.errors import ValidationFailed
 from vms.kernel.tenancy import TenantScope
 from vms.uow import Actor, UnitOfWork
 
@@ -103,6 +107,35 @@ async def refresh_config_cache(uow: UoW, user: Reader, container: AppContainer) 
     return RefreshResult(scope="all" if user.tenant_id is None else "customer", keys_dropped=dropped)
 
 
+@router.get("/history", response_model=ConfigHistoryList, name="list_config_history")
+async def list_config_history(
+    user: Reader,
+    container: AppContainer,
+    level: Annotated[Level | None, Query(description="Only changes of this level.")] = None,
+    node_id: Annotated[uuid.UUID | None, Query(description="Only changes of this site or camera (with level).")] = None,
+    since: Annotated[datetime | None, Query(description="Changes at or after this time.")] = None,
+    until: Annotated[datetime | None, Query(description="Changes before this time (the next page's cursor).")] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Entries per answer.")] = 50,
+) -> ConfigHistoryList:
+    """The caller's customer's configuration history from the document store, newest first (provider
+    staff: the system's)."""
+    if node_id is not None and level not in (Level.SITE, Level.CAMERA):
+        raise ValidationFailed("node_id needs level=site or level=camera.")
+    tenant = user.tenant_id
+    node = NodeRef(level, tenant, node_id) if node_id is not None and level is not None and tenant else None
+    found = await history.find(
+        documents=container.documents,
+        tenant_id=tenant,
+        node=node,
+        level=level if node is None else None,
+        since=since,
+        until=until,
+        limit=limit,
+    )
+    items = [ConfigHistoryEntry(id=doc.id, at=doc.at, document=doc.body) for doc in found]
+    return ConfigHistoryList(items=items, limit=limit)
+
+
 async def _system_node(_: CurrentUser) -> NodeRef:
     return NodeRef.system()
 
@@ -134,12 +167,13 @@ def _ensure_may_write(user: Principal, node: NodeRef) -> None:
 async def _finish(
     uow: UnitOfWork, container: Container, node: NodeRef, result: ConfigChangeResult
 ) -> ConfigChangeResult:
-    """Commit a saved change before announcing it, so no process reloads the old value after the drop."""
+    """Commit a saved change with its announcement (the outbox), then drop and deliver: no process
+    reloads the old value after the drop, and a crash after the commit still announces it."""
     if result.saved:
+        change = ConfigChange.node_changed(node)
+        listener.stage_change(uow, change)
         await uow.commit()
-        await listener.announce(
-            bus=container.bus, config_cache=container.config, change=ConfigChange.node_changed(node)
-        )
+        await listener.after_commit(config_cache=container.config, relay=container.outbox, change=change)
     return result
 
 

@@ -1,13 +1,19 @@
-"""The `config-changes` topic: announcing a committed change, and what every process runs to keep
-its cached configuration right (the listener and the background refresher).
+"""The `config-changes` topic: announcing a change, and what every process runs to keep its cached
+configuration right (the listener and the background refresher).
+
+A change is announced through the transactional outbox (vms.outbox): its message is staged in the
+change's own transaction, so a process that dies right after the commit still announces it (the
+relay of any process delivers it). After the commit the writer drops its own entries at once and
+drains the outbox, so other processes hear of it within milliseconds, as before.
 
 Each process consumes with a consumer group of its own, so every process gets every change
 (fan-out), whether its cache is in-process or Redis. On a change it drops the node's keys, and
 drops them once more a moment later: a request that read the database just before the commit
 may write the old value back just after the first drop.
 
+>>> stage_change(uow, ConfigChange.node_changed(node))
 >>> await uow.commit()
->>> await announce(bus=container.bus, config_cache=container.config, change=ConfigChange.node_changed(node))
+>>> await after_commit(config_cache=container.config, relay=container.outbox, change=change)
 >>> asyncio.create_task(keep_config_fresh(bus=container.bus, config_cache=container.config, unit_of_work=...))
 """
 
@@ -26,12 +32,14 @@ from typing import Literal
 import structlog
 from pydantic import BaseModel, Field, ValidationError
 
+from vms import outbox
 from vms.config import service
 from vms.config.cache import ConfigCache
 from vms.config.nodes import CONFIG_PREFIX, MODEL_PREFIX, NodeRef
 from vms.config.registry import Level
 from vms.kernel.topics import CONFIG_CHANGES, PARTITIONS
 from vms.messaging import run_consumer
+from vms.outbox import OutboxRelay
 from vms.ports import Bus, BusMessage
 from vms.uow import UnitOfWork
 
@@ -95,11 +103,39 @@ class ConfigChange(BaseModel):
         ]
 
 
-async def announce(*, bus: Bus, config_cache: ConfigCache, change: ConfigChange) -> int:
-    """After the commit: drop this process's entries at once, then tell every process (itself included).
+def stage_change(uow: UnitOfWork, change: ConfigChange) -> None:
+    """Stage the change's messages in the unit of work that saves it; they go out after its commit."""
+    for message in change.messages():
+        outbox.stage_publish(
+            uow,
+            CONFIG_CHANGES,
+            key=str(change.tenant_id or "system"),
+            value=message.model_dump_json().encode(),
+            headers={"tenant-id": str(change.tenant_id or "")},
+        )
 
-    Returns the keys dropped here. A bus that is down costs freshness, not the change: it is
-    saved, and other processes pick it up when their entries expire (the TTL).
+
+async def after_commit(*, config_cache: ConfigCache, relay: OutboxRelay, change: ConfigChange) -> int:
+    """After the commit of a staged change: drop this process's entries, then deliver the staged
+    messages now instead of at the relay's next poll. Returns the keys dropped here.
+
+    A bus that is down costs freshness, not the change: the message stays in the outbox and the
+    relay delivers it when the bus is back; meanwhile other processes' entries expire (the TTL).
+    """
+    dropped = await config_cache.invalidate(prefixes=change.prefixes, keys=change.keys)
+    try:
+        await relay.drain()
+    except Exception as exc:  # the database blinked after our commit: the relay loop delivers it later
+        log.warning("config change saved; its announcement waits in the outbox", error=str(exc))
+    return dropped
+
+
+async def announce(*, bus: Bus, config_cache: ConfigCache, change: ConfigChange) -> int:
+    """Drop this process's entries at once, then tell every process (itself included), straight on
+    the bus: for what no transaction saved (a manual refresh). Saved changes go through the outbox
+    (`stage_change`). Returns the keys dropped here.
+
+    A bus that is down costs freshness: other processes drop the entries when they expire (the TTL).
     """
     dropped = await config_cache.invalidate(prefixes=change.prefixes, keys=change.keys)
     for attempt in range(1, PUBLISH_ATTEMPTS + 1):

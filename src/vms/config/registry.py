@@ -37,6 +37,9 @@ from pydantic import (
 from vms.kernel.ai_models import MODEL_SPECS, AiModel
 from vms.kernel.errors import ValidationFailed
 from vms.kernel.priority import Priority
+from vms.media.modes import BOUNDS as RECORDING_MODE_BOUNDS
+from vms.media.modes import ModeValue as RecordingModeValue
+from vms.media.schedule import RecordingSchedule
 
 
 class Level(StrEnum):
@@ -318,16 +321,74 @@ def _declare() -> dict[str, Parameter]:
             "Segments kept in memory per camera (event clips need 10 s before the event).",
             integer=True,
         ),
-        _choice(
+        Parameter(
             "recording.mode",
+            RecordingModeValue,
             "continuous",
-            ("continuous", "events", "off"),
-            "Record everything, only around events, or nothing.",
+            "What is kept beyond the rolling buffer: everything, schedule windows, motion, events, a combination, "
+            "or nothing.",
+            RECORDING_MODE_BOUNDS,
             critical=True,
+        ),
+        _number("recording.pre_s", 10, 0, 120, "Video kept before motion or an event.", unit="s"),
+        _number("recording.post_s", 10, 0, 600, "Video kept after motion or an event ends.", unit="s"),
+        _number(
+            "recording.buffer_minutes",
+            15,
+            1,
+            1440,
+            "Minutes every segment stays before retention deletes what the recording mode does not keep.",
+            unit="min",
+        ),
+        Parameter(
+            "recording.schedule",
+            RecordingSchedule | None,
+            None,
+            "Weekly windows the schedule mode keeps; null: none.",
+            "null, or {timezone: IANA name, windows: [{days: [mon … sun], start: HH:MM, end: HH:MM}]}",
+        ),
+        _number(
+            "recording.motion.sensitivity",
+            0.5,
+            0.0,
+            1.0,
+            "How small a brightness change counts as motion (1: the faintest).",
+        ),
+        _number(
+            "recording.motion.min_area",
+            0.005,
+            0.0001,
+            0.5,
+            "Smallest changed share of the frame that counts as motion.",
+        ),
+        _number(
+            "recording.motion.fps",
+            5,
+            1,
+            15,
+            "Frames per second the motion detector looks at (CPU per camera grows with it).",
+            unit="fps",
+            integer=True,
+        ),
+        Parameter(
+            "recording.cloud_upload",
+            bool,
+            True,
+            "Copy segments to the cloud store when one is configured; false for NVR-fed cameras (kept on premises).",
+            "true or false",
         ),
         _number("retention.days", 30, 1, 3650, "Days recordings are kept.", unit="days", integer=True),
         _number(
             "retention.event_days", 90, 1, 3650, "Days event clips and snapshots are kept.", unit="days", integer=True
+        ),
+        _number(
+            "retention.evidence_days",
+            365,
+            1,
+            3650,
+            "Days the clips of escalated events and events tagged critical are kept.",
+            unit="days",
+            integer=True,
         ),
     ]
     for model in AiModel:

@@ -184,3 +184,19 @@ class ModelRequirements(BaseModel):
     min_duration_s: float
     overlap_s: float
     enabled_by_default: bool
+
+
+class ConfigHistoryEntry(BaseModel):
+    """One saved version as its history document holds it (config.history): who, when, why, the
+    node, the full values after the change and the change itself."""
+
+    id: str = Field(description="`{level}:{node id}:v{version}`, or `system:v{version}`.")
+    at: datetime
+    document: dict[str, Any]
+
+
+class ConfigHistoryList(BaseModel):
+    """A newest-first slice of history; pass the last entry's `at` as `until` for the next one."""
+
+    items: list[ConfigHistoryEntry]
+    limit: int

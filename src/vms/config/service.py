@@ -1,9 +1,11 @@
 """Hierarchical configuration: resolve a node's effective values with their source, change a
 node's overrides (validated, versioned, audited), list and diff versions, roll back.
 
-Reads go through the ConfigCache; writes go to the database and return what changed. The caller
-commits and then announces the change (listener.announce) so every process drops its cache
-entries: services never commit, and a change must not be announced before it is durable.
+Reads go through the ConfigCache; writes go to the database and return what changed. Every
+saved version also stages its history document (config.history) in the outbox. The caller stages
+the change's announcement (listener.stage_change), commits, and drops its own cache entries
+(listener.after_commit): services never commit, and a change is announced only once it is durable.
+Site and camera ids of changes are checked against the cameras domain (config.inventory).
 
 >>> config = await service.camera_config(uow=uow, config_cache=cc, tenant_id=t, camera_id=c, site_id=s)
 >>> config["models.fire_smoke.confidence_threshold"]
@@ -21,6 +23,7 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy import Select, select
 
+from vms.config import history, inventory
 from vms.config.cache import ConfigCache
 from vms.config.models import NodeConfig, NodeConfigVersion, SystemConfig, SystemConfigVersion
 from vms.config.nodes import SYSTEM_NODE_ID, NodeRef, model_key
@@ -195,6 +198,7 @@ async def change_overrides(
     A dry run saves nothing; a real change writes the next version with the full snapshot and
     an audit record. `expected_version` guards against overwriting a change made meanwhile.
     """
+    await inventory.ensure_known(uow=uow, nodes=[node])
     row = await _node_row(uow, node)
     current = row.version if row else 0
     if expected_version is not None and expected_version != current:
@@ -243,8 +247,8 @@ async def patch_many(
     """Set the same overrides on many nodes of one level (the console's "apply to selected
     cameras", imports): validated once, each node versioned and audited, a few bulk statements.
 
-    Cross-parameter rules are not checked per node here; returns the nodes that changed, which
-    the caller announces after the commit.
+    Cross-parameter rules are not checked per node here; returns the nodes that changed, whose
+    announcement the caller stages before the commit (listener.stage_change).
     """
     levels = {node.level for node in nodes}
     if len(levels) > 1 or Level.SYSTEM in levels:
@@ -255,6 +259,7 @@ async def patch_many(
         for level in levels:
             param.ensure_level(level)
         validated[key] = param.validate(value)
+    await inventory.ensure_known(uow=uow, nodes=nodes)
     rows: dict[Any, NodeConfig] = {}
     ids = sorted({node.node_id for node in nodes})
     for start in range(0, len(ids), CHUNK):
@@ -461,9 +466,10 @@ async def _save(
             )
         uow.add(row)
     version = row.version + 1
+    now = utcnow()
     row.overrides = after  # a new dict, so the JSON column is seen as changed
     row.version = version
-    row.updated_at = utcnow()
+    row.updated_at = now
     columns: dict[str, Any] = {
         "version": version,
         "action": action,
@@ -479,6 +485,17 @@ async def _save(
     else:
         assert node.tenant_id is not None
         uow.add(NodeConfigVersion(tenant_id=node.tenant_id, level=node.level.value, node_id=node.node_id, **columns))
+    history.stage(
+        uow,
+        node=node,
+        version=version,
+        action=action,
+        reason=reason,
+        at=now,
+        values=after,
+        changes=changes,
+        rolled_back_to=rolled_back_to,
+    )
     uow.audit(
         "rollback" if action == "rollback" else "delete" if action == "delete" else "update",
         "config",

@@ -1,5 +1,7 @@
 """Every domain's tables, imported so Alembic sees the whole schema in one metadata."""
 
+from vms import documents as document_models
+from vms import outbox as outbox_models
 from vms.audit import models as audit_models
 from vms.auth import models as auth_models
 from vms.cameras import models as camera_models
@@ -17,8 +19,10 @@ __all__ = [
     "auth_models",
     "camera_models",
     "config_models",
+    "document_models",
     "event_models",
     "media_models",
+    "outbox_models",
     "streaming_models",
     "tenant_models",
     "ticket_models",

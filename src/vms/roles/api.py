@@ -8,6 +8,7 @@ import signal
 import threading
 from collections.abc import Iterator
 
+import structlog
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
@@ -17,6 +18,9 @@ from vms.api.app import create_app
 from vms.bootstrap import Container, build_container
 from vms.roles.streaming import build_gateway
 from vms.settings import Settings
+from vms.stats.board import SlaBoard
+
+log = structlog.get_logger(__name__)
 
 
 def is_embedded_database(settings: Settings) -> bool:
@@ -63,6 +67,12 @@ async def serve(container: Container, *, banner: str | None = None, app: FastAPI
     gateway = build_gateway(container)
     app.state.streaming_gateway = gateway
     gateway_task = asyncio.create_task(gateway.run())
+    # Delivers what committed transactions staged (config-changes, documents), this process's and others'.
+    relay_task = asyncio.create_task(container.outbox.run())
+    # Workers' heartbeats, merged for GET /api/v1/ops/sla (they run in other processes).
+    board = SlaBoard(container.bus, container.metrics, cache=container.cache)
+    app.state.sla_board = board
+    board_task = asyncio.create_task(_follow_heartbeats(board))
     config = uvicorn.Config(
         app,
         host=settings.api.host,
@@ -76,9 +86,22 @@ async def serve(container: Container, *, banner: str | None = None, app: FastAPI
     try:
         await RoleServer(config).serve()
     finally:
-        gateway_task.cancel()
-        await asyncio.gather(gateway_task, return_exceptions=True)
+        for task in (gateway_task, relay_task, board_task):
+            task.cancel()
+        await asyncio.gather(gateway_task, relay_task, board_task, return_exceptions=True)
         await gateway.close()
+
+
+async def _follow_heartbeats(board: SlaBoard) -> None:
+    """Run the SLA board until cancelled, starting over after a bus outage."""
+    while True:
+        try:
+            await board.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the API keeps serving; the figures wait for the bus to return
+            log.warning("heartbeat board stopped; restarting", error=str(exc))
+            await asyncio.sleep(5.0)
 
 
 def migrate_if_embedded(settings: Settings) -> None:

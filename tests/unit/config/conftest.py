@@ -13,6 +13,11 @@ import pytest
 from tests import factories
 from vms.auth.permissions import Role
 from vms.bootstrap import Container
+from vms.cameras import hierarchy
+from vms.cameras.models import NodeKind
+from vms.cameras.schemas import NodeCreate
+from vms.kernel.tenancy import TenantScope
+from vms.uow import Actor
 
 CONFIG = "/api/v1/config"
 PROBLEM = "application/problem+json"
@@ -20,7 +25,8 @@ PROBLEM = "application/problem+json"
 
 @dataclass
 class World:
-    """Customer A (Admin, Supervisor, Viewer), customer B (Admin), provider staff, ids of A's site and camera."""
+    """Customer A (Admin, Supervisor, Viewer), customer B (Admin), provider staff, and each
+    customer's real site with a camera in it (A: `site`, `camera`; B: `b_site`, `b_camera`)."""
 
     a: uuid.UUID
     b: uuid.UUID
@@ -31,6 +37,8 @@ class World:
     b_admin: factories.SignedIn
     site: uuid.UUID
     camera: uuid.UUID
+    b_site: uuid.UUID
+    b_camera: uuid.UUID
 
     @property
     def camera_path(self) -> str:
@@ -38,15 +46,40 @@ class World:
         return f"/camera/{self.camera}"
 
     @property
+    def b_camera_path(self) -> str:
+        """B's camera."""
+        return f"/camera/{self.b_camera}"
+
+    @property
     def camera_params(self) -> dict[str, str]:
         """The query that places the camera under its site."""
         return {"site_id": str(self.site)}
+
+
+async def placed_camera(container: Container, tenant_id: uuid.UUID, name: str = "HQ") -> tuple[uuid.UUID, uuid.UUID]:
+    """A new site of the customer (site → building → floor → zone) with a camera in its zone: (site, camera)."""
+    scope, actor = TenantScope.of(tenant_id), Actor.system("test")
+    async with container.unit_of_work(scope, actor) as uow:  # type: ignore[arg-type]
+        parent: uuid.UUID | None = None
+        site: uuid.UUID | None = None
+        for kind in (NodeKind.SITE, NodeKind.BUILDING, NodeKind.FLOOR, NodeKind.ZONE):
+            node = await hierarchy.create_node(
+                uow=uow, data=NodeCreate(kind=kind, name=f"{name} {kind}", parent_id=parent)
+            )
+            parent = node.id
+            site = site or node.id
+        await uow.commit()
+    assert site is not None
+    camera = await factories.camera(container, tenant_id=tenant_id, zone_id=parent)
+    return site, camera.id
 
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient, container: Container) -> World:
     a = await factories.customer(container)
     b = await factories.customer(container)
+    site, camera = await placed_camera(container, a.id)
+    b_site, b_camera = await placed_camera(container, b.id)
     return World(
         a=a.id,
         b=b.id,
@@ -55,8 +88,10 @@ async def world(client: httpx.AsyncClient, container: Container) -> World:
         supervisor=await factories.account(client, container, tenant_id=a.id, role=Role.SUPERVISOR),
         viewer=await factories.account(client, container, tenant_id=a.id, role=Role.VIEWER),
         b_admin=await factories.account(client, container, tenant_id=b.id, role=Role.ADMIN),
-        site=uuid.uuid4(),
-        camera=uuid.uuid4(),
+        site=site,
+        camera=camera,
+        b_site=b_site,
+        b_camera=b_camera,
     )
 
 

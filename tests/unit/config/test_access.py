@@ -3,9 +3,14 @@ customer B's overrides (404 where a specific thing of B's is named, B's values n
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from tests.unit.config.conftest import CONFIG, PROBLEM, World, effective, patch, value_of
+from tests.unit.config.conftest import CONFIG, PROBLEM, World, effective, patch, placed_camera, value_of
+from vms.cameras import service as cameras
+from vms.kernel.tenancy import TenantScope
+from vms.uow import Actor
 
 CHANGE = {"values": {"retention.days": 11}, "reason": "role check"}
 
@@ -68,10 +73,15 @@ async def test_a_customer_admin_edits_customer_site_and_camera_levels(client, wo
 # --- tenant isolation --------------------------------------------------------------------------
 
 
+def b_nodes(world: World) -> list[str]:
+    """B's customer level as B names it, and B's own site and camera (A names them by id)."""
+    return [f"/site/{world.b_site}", world.b_camera_path]
+
+
 @pytest.fixture
 async def b_configured(client, world: World) -> World:
-    """B has set its customer level and the same site and camera ids A uses, three versions each."""
-    for path in nodes(world):
+    """B has set its customer level, its site and its camera, three versions each."""
+    for path in ["/customer", *b_nodes(world)]:
         for days in (3, 4, 5):
             await patch(client, world.b_admin, path, {"retention.days": days})
     return world
@@ -79,8 +89,8 @@ async def b_configured(client, world: World) -> World:
 
 async def test_a_never_sees_b_s_values(client, b_configured):
     world = b_configured
-    for path in nodes(world):
-        config = await effective(client, world.admin, path, world.camera_params)
+    for path in ["/customer", *b_nodes(world)]:
+        config = await effective(client, world.admin, path)
         assert value_of(config, "retention.days") == (30, "default"), path
         assert config["overrides"] == {} and config["version"] == 0
         page = await client.get(f"{CONFIG}{path}/versions", headers=world.admin.headers)
@@ -89,7 +99,7 @@ async def test_a_never_sees_b_s_values(client, b_configured):
 
 async def test_a_gets_404_for_b_s_versions_diffs_overrides_and_rollbacks(client, b_configured):
     world = b_configured
-    for path in nodes(world):
+    for path in b_nodes(world):
         r = await client.get(f"{CONFIG}{path}/versions/2", headers=world.admin.headers)
         assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
         r = await client.get(
@@ -104,27 +114,72 @@ async def test_a_gets_404_for_b_s_versions_diffs_overrides_and_rollbacks(client,
             f"{CONFIG}{path}/versions/1/rollback", json={"reason": "steal"}, headers=world.admin.headers
         )
         assert r.status_code == 404
-    for path in nodes(world):
-        config = await effective(client, world.b_admin, path, world.camera_params)
+    for path in ["/customer", *b_nodes(world)]:
+        config = await effective(client, world.b_admin, path)
         assert value_of(config, "retention.days")[0] == 5 and config["version"] == 3, path
 
 
-async def test_a_writing_the_same_ids_creates_a_s_own_overrides_and_leaves_b_s_alone(client, b_configured):
+async def test_a_cannot_write_overrides_for_b_s_site_or_camera(client, b_configured):
     world = b_configured
-    for path in nodes(world):
-        await patch(client, world.admin, path, {"retention.days": 8})
-    for path in nodes(world):
-        mine = await effective(client, world.admin, path, world.camera_params)
-        theirs = await effective(client, world.b_admin, path, world.camera_params)
-        assert value_of(mine, "retention.days")[0] == 8 and mine["version"] == 1
+    for path, named in ((f"/site/{world.b_site}", world.b_site), (world.b_camera_path, world.b_camera)):
+        r = await client.patch(f"{CONFIG}{path}", json=CHANGE, headers=world.admin.headers)
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+        assert str(named) in r.json()["detail"]
+        theirs = await effective(client, world.b_admin, path)
         assert value_of(theirs, "retention.days")[0] == 5 and theirs["version"] == 3
 
 
-async def test_a_camera_id_used_by_two_customers_never_mixes_their_cached_values(client, container, b_configured):
+async def test_a_camera_id_read_by_two_customers_never_mixes_their_cached_values(client, container, b_configured):
     """The camera key carries no tenant: the cached document's owner is checked on every hit."""
     world = b_configured
-    theirs = await effective(client, world.b_admin, world.camera_path)  # B's document fills the key
+    theirs = await effective(client, world.b_admin, world.b_camera_path)  # B's document fills the key
     assert value_of(theirs, "retention.days") == (5, "camera")
-    mine = await effective(client, world.admin, world.camera_path)
+    mine = await effective(client, world.admin, world.b_camera_path)  # A reading the same id: its own layers only
     assert value_of(mine, "retention.days") == (30, "default")
-    assert value_of(await effective(client, world.b_admin, world.camera_path), "retention.days") == (5, "camera")
+    assert value_of(await effective(client, world.b_admin, world.b_camera_path), "retention.days") == (5, "camera")
+
+
+# --- ids checked against the camera inventory ---------------------------------------------------
+
+
+async def test_overrides_for_unknown_sites_and_cameras_are_422_naming_the_id(client, world):
+    unknown = uuid.uuid4()
+    for path in (f"/site/{unknown}", f"/camera/{unknown}"):
+        r = await client.patch(f"{CONFIG}{path}", json=CHANGE, headers=world.admin.headers)
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+        assert str(unknown) in r.json()["detail"]
+        page = await client.get(f"{CONFIG}{path}/versions", headers=world.admin.headers)
+        assert page.json()["total"] == 0  # nothing was saved
+    # A dry run is checked the same way.
+    r = await client.patch(
+        f"{CONFIG}/site/{unknown}", json=CHANGE, params={"dry_run": "true"}, headers=world.admin.headers
+    )
+    assert r.status_code == 422
+
+
+async def test_a_site_override_for_a_node_that_is_not_a_site_is_422(client, container, world):
+    zone = await first_zone(container, world)
+    r = await client.patch(f"{CONFIG}/site/{zone}", json=CHANGE, headers=world.admin.headers)
+    assert r.status_code == 422 and str(zone) in r.json()["detail"] and "zone" in r.json()["detail"]
+    r = await client.patch(f"{CONFIG}/site/{world.camera}", json=CHANGE, headers=world.admin.headers)
+    assert r.status_code == 422 and str(world.camera) in r.json()["detail"]
+
+
+async def test_a_camera_placed_under_a_site_it_is_not_in_is_422(client, container, world):
+    other_site, _ = await placed_camera(container, world.a, name="Annex")
+    r = await client.patch(
+        f"{CONFIG}{world.camera_path}", json=CHANGE, params={"site_id": str(other_site)}, headers=world.admin.headers
+    )
+    assert r.status_code == 422
+    assert str(world.camera) in r.json()["detail"] and str(world.site) in r.json()["detail"]
+    # Placed under its own site, or under none, the change is saved.
+    await patch(client, world.admin, world.camera_path, {"retention.days": 12}, params=world.camera_params)
+    await patch(client, world.admin, world.camera_path, {"retention.days": 13})
+
+
+async def first_zone(container, world: World) -> uuid.UUID:
+    """The zone A's camera is in."""
+    async with container.unit_of_work(TenantScope.of(world.a), Actor.system("test")) as uow:
+        camera = await cameras.get_camera(uow=uow, camera_id=world.camera)
+    assert camera.zone_id is not None
+    return camera.zone_id

@@ -23,7 +23,7 @@ from vms.adapters.cache.redis import RedisCache
 from vms.bootstrap import Container, build_container
 from vms.config import service
 from vms.config.cache import ConfigCache
-from vms.config.listener import ConfigChange, announce, run_config_listener
+from vms.config.listener import ConfigChange, after_commit, announce, run_config_listener, stage_change
 from vms.config.models import NodeConfig
 from vms.config.nodes import NodeRef, model_key
 from vms.kernel.ai_models import AiModel
@@ -191,17 +191,48 @@ async def test_a_change_in_one_process_reaches_another_process_cache_within_a_se
             async with two.unit_of_work(TenantScope.of(customer.id), Actor.system("test")) as uow:
                 await service.effective_config(uow=uow, config_cache=two.config, node=node)
             assert await two.cache.get(node.cache_key) is not None
+            change = ConfigChange.node_changed(node)
             async with one.unit_of_work(TenantScope.of(customer.id), Actor.system("test")) as uow:
                 await service.change_overrides(
                     uow=uow, config_cache=one.config, node=node, values={"retention.days": 14}, reason="fan-out"
                 )
+                stage_change(uow, change)
                 await uow.commit()
-            await announce(bus=one.bus, config_cache=one.config, change=ConfigChange.node_changed(node))
+            await after_commit(config_cache=one.config, relay=one.outbox, change=change)
             assert await one.cache.get(node.cache_key) is None  # the announcing process: at once
             await wait_gone(two.cache, node.cache_key, within_s=1.0)
             async with two.unit_of_work(TenantScope.of(customer.id), Actor.system("test")) as uow:
                 config = await service.effective_config(uow=uow, config_cache=two.config, node=node)
             assert config.values["retention.days"].value == 14
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_a_change_whose_process_died_after_the_commit_is_still_announced(settings: Settings):
+    """The announcement commits with the change (the outbox): a process that dies before announcing
+    leaves it pending, and another process's relay delivers it, so no cache keeps the old value."""
+    one, two = build_container(settings), build_container(settings)
+    try:
+        customer = await factories.customer(one)
+        node = NodeRef.customer(customer.id)
+        async with listening(one, two):
+            async with two.unit_of_work(TenantScope.of(customer.id), Actor.system("test")) as uow:
+                await service.effective_config(uow=uow, config_cache=two.config, node=node)
+            assert await two.cache.get(node.cache_key) is not None
+            async with one.unit_of_work(TenantScope.of(customer.id), Actor.system("test")) as uow:
+                await service.change_overrides(
+                    uow=uow, config_cache=one.config, node=node, values={"retention.days": 15}, reason="crash"
+                )
+                stage_change(uow, ConfigChange.node_changed(node))
+                await uow.commit()
+            # `one` dies here, before dropping or announcing anything.
+            assert await two.cache.get(node.cache_key) is not None
+            assert await two.outbox.drain() >= 1  # the surviving process's relay (its loop, in production)
+            await wait_gone(two.cache, node.cache_key, within_s=1.0)
+            async with two.unit_of_work(TenantScope.of(customer.id), Actor.system("test")) as uow:
+                config = await service.effective_config(uow=uow, config_cache=two.config, node=node)
+            assert config.values["retention.days"].value == 15
     finally:
         await one.close()
         await two.close()

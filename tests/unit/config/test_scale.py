@@ -10,6 +10,9 @@ import uuid
 from sqlalchemy import event
 
 from tests import factories
+from vms.cameras import hierarchy
+from vms.cameras.models import Camera, NodeKind
+from vms.cameras.schemas import NodeCreate
 from vms.config import service
 from vms.config.nodes import NodeRef
 from vms.config.registry import Level
@@ -26,9 +29,9 @@ TWENTY = {f"models.{m.value}.confidence_threshold": 0.65 for m in AiModel} | {
 async def test_two_thousand_cameras_with_twenty_overrides_each_resolve_in_bounded_time(container):
     assert len(TWENTY) == 20
     tenant = (await factories.customer(container)).id
-    sites = [uuid.uuid4() for _ in range(SITES)]
-    cameras = {uuid.uuid4(): sites[i % SITES] for i in range(CAMERAS)}
     scope, actor = TenantScope.of(tenant), Actor.system("test")
+    cameras = await inventory(container, tenant)
+    sites = sorted(set(cameras.values()))
     async with container.unit_of_work(scope, actor) as uow:
         await service.change_overrides(
             uow=uow,
@@ -70,3 +73,33 @@ async def test_two_thousand_cameras_with_twenty_overrides_each_resolve_in_bounde
     assert cold_s < 10, cold_s
     assert hot_s < 5, hot_s
     assert statements == []  # hot reads never touch the database
+
+
+async def inventory(container, tenant: uuid.UUID) -> dict[uuid.UUID, uuid.UUID]:
+    """SITES real site trees and CAMERAS real cameras spread over their zones: camera id → site id.
+
+    The camera rows are inserted directly (no probe, no license check per camera): 2,000 cameras
+    through the camera service would make this a test of the camera service.
+    """
+    zones: list[tuple[uuid.UUID, uuid.UUID]] = []  # (zone, its site)
+    async with container.unit_of_work(TenantScope.of(tenant), Actor.system("test")) as uow:
+        for n in range(SITES):
+            parent: uuid.UUID | None = None
+            site: uuid.UUID | None = None
+            for kind in (NodeKind.SITE, NodeKind.BUILDING, NodeKind.FLOOR, NodeKind.ZONE):
+                node = await hierarchy.create_node(
+                    uow=uow, data=NodeCreate(kind=kind, name=f"Site {n} {kind}", parent_id=parent)
+                )
+                parent, site = node.id, site or node.id
+            assert parent is not None and site is not None
+            zones.append((parent, site))
+        placed: dict[uuid.UUID, uuid.UUID] = {}
+        for i in range(CAMERAS):
+            zone, site = zones[i % SITES]
+            camera = Camera(
+                id=uuid.uuid4(), tenant_id=tenant, name=f"Camera {i}", main_url=f"rtsp://192.0.2.1/{i}", zone_id=zone
+            )
+            uow.add(camera)
+            placed[camera.id] = site
+        await uow.commit()
+    return placed

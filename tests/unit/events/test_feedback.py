@@ -3,7 +3,6 @@ and a proposed camera threshold, with what it would cost in genuine events."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from tests import factories
@@ -40,7 +39,9 @@ async def add_events(container, tenant_id, camera_id, marks: list[tuple[float, s
 async def test_frequent_false_alarms_get_a_threshold_proposal_with_its_price(client, container):
     customer = await factories.customer(container)
     admin = await factories.account(client, container, tenant_id=customer.id, role=Role.ADMIN)
-    noisy, fine = uuid.uuid4(), uuid.uuid4()
+    # Real cameras: the configuration service refuses overrides for cameras the customer does not have.
+    noisy = (await factories.camera(container, tenant_id=customer.id)).id
+    fine = (await factories.camera(container, tenant_id=customer.id)).id
     fp, ok = "FALSE_POSITIVE", "RESOLVED"
     noisy_marks = [(0.55, fp), (0.6, fp), (0.62, fp), (0.7, fp), (0.9, ok), (0.68, ok)]
     await add_events(container, customer.id, noisy, noisy_marks)

@@ -106,7 +106,8 @@ def days_ago(*days: float) -> list[datetime]:
 
 async def test_age_follows_system_customer_and_camera_retention_and_keeps_held_time(container, storage):
     a, b = (await factories.customer(container)).id, (await factories.customer(container)).id
-    cam_x, cam_y, cam_z = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    cam_x = (await factories.camera(container, tenant_id=a)).id  # a camera override needs a real camera
+    cam_y, cam_z = uuid.uuid4(), uuid.uuid4()
     async with container.unit_of_work(TenantScope.of(a), Actor.system("test")) as uow:
         for node, days in ((NodeRef.customer(a), 10), (NodeRef.camera(a, cam_x), 3)):
             await config.change_overrides(
