@@ -4,7 +4,10 @@ event takes from its detection to a live-push subscriber.
 Three figures, one JSON line:
 - `correlator_per_s`: the pure correlation logic (no bus, no database) — the ceiling;
 - `role_per_s`: the events role end to end on the single-box engines (embedded bus, SQLite):
-  consume, dedupe, correlate, store the events, announce them, commit — as a ratio of the ceiling;
+  consume, dedupe, correlate, store the events, link them across adjacent cameras (the cameras are
+  real ones, `--per-floor` to a floor, so every opening searches its neighbours), announce them,
+  commit — as a ratio of the ceiling; `trail_links` counts the earlier events a new one joined, and
+  `links_vs_without` compares with the same run with linking off (`link_window_s=0`);
 - `detection_to_push_ms`: p50/p99 from publishing the detection that opens an event to the
   event arriving at a live-push subscription (vms.events.feed, as the WebSocket/SSE streams use).
 
@@ -23,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,13 +36,20 @@ from tests.conftest import make_settings
 
 from vms import logs, migrations
 from vms.bootstrap import build_container
+from vms.cameras import hierarchy
+from vms.cameras.models import NodeKind
+from vms.cameras.schemas import NodeCreate
 from vms.events.correlate import Correlator, Observation, Rules
 from vms.events.feed import EventFeed, StreamFilter
 from vms.events.role import EventsRole
 from vms.kernel.ai_models import AiModel
+from vms.kernel.tenancy import TenantScope
 from vms.kernel.topics import DETECTIONS, PARTITIONS
+from vms.uow import Actor
 
-T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+# Frame times start now: the role closes events by wall clock, and a fixed date long past would close
+# every walker's event between two of its detections, measuring churn instead of correlation.
+T0 = datetime.now(UTC)
 RULES = Rules(min_hits=3, min_duration_s=0.2, close_after_s=30)
 
 
@@ -87,10 +98,29 @@ def correlator_rate(docs: list[dict[str, object]]) -> float:
     return len(observations) / (time.perf_counter() - started)
 
 
-async def role_rate(container, docs: list[dict[str, object]]) -> tuple[float, int]:
+async def cameras_on_floors(container, tenant: uuid.UUID, count: int, per_floor: int) -> list[uuid.UUID]:
+    """`count` cameras, `per_floor` to a floor in two zones: each camera has `per_floor - 1` neighbours."""
+    async with container.unit_of_work(TenantScope.of(tenant), Actor.system("bench")) as uow:
+
+        async def node(kind: NodeKind, name: str, parent: uuid.UUID | None = None) -> uuid.UUID:
+            return (await hierarchy.create_node(uow=uow, data=NodeCreate(kind=kind, name=name, parent_id=parent))).id
+
+        building = await node(NodeKind.BUILDING, "Main", await node(NodeKind.SITE, "Bench"))
+        zones = []
+        for f in range((count + per_floor - 1) // per_floor):
+            floor = await node(NodeKind.FLOOR, f"Floor {f}", building)
+            zones += [await node(NodeKind.ZONE, "East", floor), await node(NodeKind.ZONE, "West", floor)]
+        await uow.commit()
+    per_zone = (per_floor + 1) // 2
+    return [
+        (await factories.camera(container, tenant_id=tenant, zone_id=zones[i // per_zone])).id for i in range(count)
+    ]
+
+
+async def role_rate(container, docs: list[dict[str, object]], rules: Rules = RULES) -> tuple[float, int, int]:
     for doc in docs:
         await container.bus.publish(DETECTIONS, key=str(doc["cameraId"]), value=json.dumps(doc).encode())
-    role = EventsRole(container, correlator=Correlator(default_rules=RULES))
+    role = EventsRole(container, correlator=Correlator(default_rules=rules))
     handled = 0
     original = role.handle
 
@@ -109,7 +139,7 @@ async def role_rate(container, docs: list[dict[str, object]]) -> tuple[float, in
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    return len(docs) / elapsed, role.stored
+    return len(docs) / elapsed, role.stored, role.changes["linked"]
 
 
 async def push_latency(container, tenant: uuid.UUID, samples: int) -> dict[str, float]:
@@ -153,7 +183,7 @@ async def fresh_container():  # type: ignore[no-untyped-def]
     await asyncio.to_thread(migrations.upgrade, settings.database.url)
     container = build_container(settings)
     await container.bus.ensure_topics(PARTITIONS)
-    return container, (await factories.customer(container)).id
+    return container, (await factories.customer(container, camera_limit=10_000)).id
 
 
 async def main() -> None:
@@ -161,16 +191,22 @@ async def main() -> None:
     parser.add_argument("--detections", type=int, default=5000)
     parser.add_argument("--cameras", type=int, default=50)
     parser.add_argument("--latency-samples", type=int, default=40)
+    parser.add_argument("--per-floor", type=int, default=10, help="Cameras per floor (all adjacent to each other).")
     args = parser.parse_args()
     logs.configure(level="WARNING")
 
-    container, tenant = await fresh_container()
-    try:
-        docs = detections(tenant, [uuid.uuid4() for _ in range(args.cameras)], args.detections)
-        ceiling = correlator_rate(docs)
-        rate, stored = await role_rate(container, docs)
-    finally:
-        await container.close()
+    rates = {}
+    for linking in (False, True):  # the baseline without cross-camera links, then with them, alike otherwise
+        container, tenant = await fresh_container()
+        try:
+            cameras = await cameras_on_floors(container, tenant, args.cameras, args.per_floor)
+            docs = detections(tenant, cameras, args.detections)
+            ceiling = correlator_rate(docs)
+            rules = RULES if linking else replace(RULES, link_window_s=0)
+            rates[linking], stored, links = await role_rate(container, docs, rules)
+        finally:
+            await container.close()
+    rate = rates[True]
     container, tenant = await fresh_container()
     try:
         latency = await push_latency(container, tenant, args.latency_samples)
@@ -186,6 +222,10 @@ async def main() -> None:
                 "role_per_s": round(rate),
                 "role_vs_correlator": round(rate / ceiling, 3),
                 "event_writes": stored,
+                "cameras_per_floor": args.per_floor,
+                "trail_links": links,
+                "role_without_links_per_s": round(rates[False]),
+                "links_vs_without": round(rate / rates[False], 3),
                 "detection_to_push_ms": latency,
             }
         )

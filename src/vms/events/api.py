@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
 from vms.api.deps import AppContainer, Paging, UoW, require
 from vms.auth.permissions import Permission
@@ -30,6 +30,7 @@ from vms.kernel.ai_models import AiModel
 from vms.kernel.clock import as_utc, utcnow
 from vms.kernel.errors import ValidationFailed
 from vms.kernel.priority import Priority
+from vms.tickets import integration as ticket_delivery
 from vms.tickets.schemas import TicketCreate, TicketRead
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -52,6 +53,9 @@ async def list_events(
     priority: Priority | None = None,
     tag: Annotated[str | None, Query(max_length=40)] = None,
     q: Annotated[str | None, Query(max_length=200, description="Text in notes or the object class.")] = None,
+    correlation_id: Annotated[
+        uuid.UUID | None, Query(description="One object's trail across cameras: the events sharing this correlationId.")
+    ] = None,
 ) -> EventPage:
     """The inbox: events matching the filters, newest first."""
     user.tenant  # noqa: B018  (events belong to customers; provider staff have none)
@@ -65,6 +69,7 @@ async def list_events(
         priority=priority,
         tag=tag,
         text=q,
+        correlation_id=correlation_id,
         limit=page.limit,
         offset=page.offset,
     )
@@ -137,11 +142,23 @@ async def escalate_event(
     user: TicketWriter,
     background: BackgroundTasks,
     response: Response,
+    request: Request,
+    container: AppContainer,
 ) -> TicketRead:
-    """Escalate to a ticket (201); an event that already has one answers it with 200."""
-    ticket, created = await service.escalate(uow=uow, event_id=event_id, data=body)
+    """Escalate to a ticket (201); an event that already has one answers it with 200.
+
+    With a ServiceNow or Jira integration the ticket is committed first, then delivered: the
+    answer carries the tracker's key and URL, or `syncError` if the tracker failed (the ticket
+    sync retries; the escalation is never lost)."""
+    console_url = str(request.base_url).rstrip("/")
+    ticket, created = await service.escalate(uow=uow, event_id=event_id, data=body, console_url=console_url)
     if not created:
         response.status_code = 200
+    elif ticket.next_sync_at is not None:
+        await uow.commit()  # the escalation is safe before the tracker is called
+        ticket = await ticket_delivery.deliver(
+            uow=uow, secrets=container.identity.secrets, ticket_id=ticket.id, look_up_first=False
+        )
     poke_after_commit(background, user.tenant)
     return ticket
 

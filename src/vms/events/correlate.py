@@ -10,6 +10,9 @@ alarms and the same parked car alerting again and again. So a detection becomes 
 - it is not a stationary object that has already alerted: an object whose box has stayed put for
   `stationary_after_s` stops producing events until it moves (the parked car).
 
+Events of one object moving between adjacent cameras are linked afterwards, when each opens
+(events.links, within `link_window_s`).
+
 Pure logic with an injected clock: the events role feeds it detections and stores what it says.
 """
 
@@ -53,6 +56,7 @@ class Rules:
     stationary_after_s: float = 120.0
     stationary_move: float = 0.05  # box centre drift (frame fraction) that still counts as "not moved"
     parked_memory_s: float = 3600.0  # how long a stationary object is remembered after last being seen
+    link_window_s: float = 30.0  # cross-camera: gap after which an adjacent camera's event no longer links (0: off)
 
 
 class Change(StrEnum):

@@ -51,6 +51,10 @@ class Event(HasId, TenantOwned, CameraOwned, Base):
     tags: Mapped[list[str]] = mapped_column(default=list)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime | None]  # every change stamps it, creation included (vms.events.feed)
+    # Cross-camera trail (vms.events.links): the same object class moving between adjacent cameras.
+    last_seen_at: Mapped[datetime | None]  # frame time of the newest detection stored; links measure gaps by it
+    correlation_id: Mapped[uuid.UUID | None] = mapped_column(index=True)  # the trail's first event's id
+    linked_event_ids: Mapped[list[str]] = mapped_column(default=list)  # the trail's other events, oldest first
 
 
 class EventNote(HasId, TenantOwned, Base):

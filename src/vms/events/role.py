@@ -26,7 +26,8 @@ from datetime import datetime
 import structlog
 
 from vms.bootstrap import Container
-from vms.events import feed, service
+from vms.events import feed, links, service
+from vms.events.adjacency import CameraAdjacency
 from vms.events.clips import ClipMaker
 from vms.events.correlate import Change, Correlator, Observation, Outcome
 from vms.events.models import Event
@@ -58,6 +59,7 @@ class EventsRole:
         commit_interval_s: float = 0.2,
         clips: ClipMaker | None = None,
         thresholds: ConfiguredThresholds | None = None,
+        adjacency: CameraAdjacency | None = None,
     ):
         self.container = container
         self.correlator = correlator or Correlator()
@@ -66,6 +68,7 @@ class EventsRole:
         self.commit_interval_s = commit_interval_s
         self.clips = clips or ClipMaker(container)
         self.thresholds = thresholds or ConfiguredThresholds(container)
+        self.adjacency = adjacency or CameraAdjacency(container)
         self._updates: dict[uuid.UUID, Outcome] = {}  # open events' newest extension, not yet written
         self._writing = asyncio.Lock()  # one write at a time, so changes are stored and announced in order
         self._tenants: dict[uuid.UUID, uuid.UUID] = {}  # camera → tenant, learned from detections
@@ -80,6 +83,7 @@ class EventsRole:
             asyncio.create_task(self._expire_loop()),
             asyncio.create_task(self._update_loop()),
             asyncio.create_task(self.clips.run()),
+            asyncio.create_task(self.container.outbox.run()),  # mirrors event metadata (events.mirror)
         ]
         try:
             await run_consumer(
@@ -159,6 +163,8 @@ class EventsRole:
             by_tenant[self._tenants[outcome.incident.camera_id]].append(outcome)
         for tenant_id, batch in by_tenant.items():
             stored = []
+            neighbours = await self._neighbours(tenant_id, batch)  # read before the write transaction opens
+            linked: dict[uuid.UUID, Event] = {}  # earlier events of a trail that a new one joined
             async with self.container.unit_of_work(TenantScope.of(tenant_id), ACTOR) as uow:  # type: ignore[arg-type]
                 for outcome in batch:
                     incident = outcome.incident
@@ -168,11 +174,38 @@ class EventsRole:
                     )
                     if event is not None:
                         stored.append((outcome, event, priority))
+                        if outcome.change is Change.OPENED:
+                            for member in await links.link_across_cameras(
+                                uow=uow,
+                                event=event,
+                                neighbours=neighbours.get(incident.camera_id, frozenset()),
+                                window_s=self.correlator.rules(incident.model).link_window_s,
+                            ):
+                                linked[member.id] = member
                 await uow.commit()
             if stored:
                 feed.changed(tenant_id)  # live streams in this process (single box) push it at once
             for outcome, event, priority in stored:
+                linked.pop(event.id, None)  # announced with its own change
                 await self._announce(tenant_id, outcome, event, priority)
+            for member in linked.values():
+                await self._announce_link(tenant_id, member)
+
+    async def _neighbours(self, tenant_id: uuid.UUID, batch: list[Outcome]) -> dict[uuid.UUID, frozenset[uuid.UUID]]:
+        """Adjacent cameras of the cameras where events open in this batch (events.adjacency)."""
+        opening = {o.incident.camera_id for o in batch if o.change is Change.OPENED}
+        return {camera_id: await self.adjacency.neighbours(tenant_id, camera_id) for camera_id in opening}
+
+    async def _announce_link(self, tenant_id: uuid.UUID, event: Event) -> None:
+        """An earlier event of a trail now links to a new one: consumers of `events` see it updated."""
+        self.changes["linked"] += 1
+        document = service.event_read(event).model_dump(mode="json", by_alias=True)
+        await self.container.bus.publish(
+            EVENTS,
+            key=str(event.camera_id),
+            value=json.dumps({"change": Change.UPDATED.value, "event": document}).encode(),
+            headers={"tenant": str(tenant_id), "priority": event.priority},
+        )
 
     async def _announce(self, tenant_id: uuid.UUID, outcome: Outcome, event: Event, priority: Priority) -> None:
         incident = outcome.incident

@@ -52,6 +52,14 @@ class EventRead(Camel):
     model_version: str = "1"
     detections: int = 1
     updated_at: datetime | None = Field(None, description="Last change; live-push clients keep the newest per event.")
+    correlation_id: uuid.UUID | None = Field(
+        None,
+        description="The same object seen on adjacent cameras: the id of its trail's first event, shared by every "
+        "event of the trail; null when not linked. Filter the inbox with ?correlation_id=.",
+    )
+    linked_event_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="The trail's other events, oldest first (cross-camera correlation)."
+    )
 
 
 EventPage = Page[EventRead]

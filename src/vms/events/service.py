@@ -7,12 +7,14 @@ from datetime import datetime
 
 from sqlalchemy import Text, cast, or_, select
 
+from vms.cameras import service as cameras
+from vms.events import mirror  # noqa: F401 - installs the metadata mirror on every event write
 from vms.events.correlate import Change, Outcome
 from vms.events.models import Event, EventNote, EventStatus
 from vms.events.schemas import DetectionMetadata, EventAction, EventRead, NoteRead
 from vms.kernel.ai_models import MODEL_SPECS, AiModel
 from vms.kernel.clock import as_utc, utcnow
-from vms.kernel.errors import Conflict
+from vms.kernel.errors import Conflict, NotFound
 from vms.kernel.paging import LIKE_ESCAPE, contains_pattern
 from vms.kernel.priority import Priority
 from vms.tickets import service as tickets
@@ -52,6 +54,7 @@ async def apply_outcome(
             bounding_box=list(incident.box),
             model_version=model_version,
             detections=incident.hits,
+            last_seen_at=incident.last_at,  # cross-camera links measure gaps from it (events.links)
             updated_at=utcnow(),  # every change, creation included, stamps the live feed (events.feed)
         )
         uow.add(event)
@@ -60,6 +63,7 @@ async def apply_outcome(
     event.confidence = round(max(event.confidence, incident.best_score), 4)
     event.detections = incident.hits
     event.bounding_box = list(incident.box)
+    event.last_seen_at = incident.last_at
     if outcome.change is Change.CLOSED:
         event.ended_at = incident.last_at
     event.updated_at = utcnow()
@@ -77,6 +81,7 @@ async def search(
     priority: Priority | None = None,
     tag: str | None = None,
     text: str | None = None,
+    correlation_id: uuid.UUID | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[EventRead], int]:
@@ -88,6 +93,8 @@ async def search(
         stmt = stmt.where(Event.occurred_at < until)
     if camera_ids:
         stmt = stmt.where(Event.camera_id.in_(camera_ids))
+    if correlation_id is not None:  # one object's trail across cameras (events.links)
+        stmt = stmt.where(Event.correlation_id == correlation_id)
     for column, value in ((Event.event_type, event_type), (Event.status, status), (Event.priority, priority)):
         if value is not None:
             stmt = stmt.where(column == value.value)
@@ -125,10 +132,20 @@ async def act(*, uow: UnitOfWork, event_id: uuid.UUID, data: EventAction) -> Eve
     return event_read(event)
 
 
-async def escalate(*, uow: UnitOfWork, event_id: uuid.UUID, data: TicketCreate) -> tuple[TicketRead, bool]:
-    """Open the event's ticket (once: escalating again returns the same ticket); (ticket, created)."""
+async def escalate(
+    *, uow: UnitOfWork, event_id: uuid.UUID, data: TicketCreate, console_url: str | None = None
+) -> tuple[TicketRead, bool]:
+    """Open the event's ticket (once: escalating again returns the same ticket); (ticket, created).
+
+    The ticket keeps what an external tracker's ticket is written from: a link to the event in the
+    console (`console_url` + the inbox path), the camera's name and the event's time.
+    """
     event = await uow.get(Event, event_id, what="Event")
     at = as_utc(event.occurred_at).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        camera_name: str | None = (await cameras.get_camera(uow=uow, camera_id=event.camera_id)).name
+    except NotFound:  # a camera removed since: the ticket still names it by id
+        camera_name = f"camera {event.camera_id}"
     ticket, created = await tickets.escalate(
         uow=uow,
         event_id=event.id,
@@ -136,6 +153,13 @@ async def escalate(*, uow: UnitOfWork, event_id: uuid.UUID, data: TicketCreate) 
         default_title=f"{MODEL_SPECS[AiModel(event.event_type)].title} at {at}",
         default_priority=Priority(event.priority),
         data=data,
+        context={
+            "event_path": f"/events?event={event.id}",
+            "console_url": console_url,
+            "camera_name": camera_name,
+            "occurred_at": as_utc(event.occurred_at).isoformat(),
+            "event_type": event.event_type,
+        },
     )
     if created:
         event.attributes = {**event.attributes, "ticketId": str(ticket.id)}
@@ -196,4 +220,6 @@ def event_read(event: Event) -> EventRead:
         model_version=event.model_version,
         detections=event.detections,
         updated_at=as_utc(event.updated_at) if event.updated_at else None,
+        correlation_id=event.correlation_id,
+        linked_event_ids=[uuid.UUID(i) for i in event.linked_event_ids or ()],
     )

@@ -214,6 +214,12 @@ class TicketingRejected(TicketingProblem):
     title = "Ticket system rejected the ticket"
 
 
+class TicketingUnreachable(TicketingProblem):
+    """A connection test found no ticket system answering at the configured address."""
+
+    title = "Ticket system unreachable"
+
+
 class TicketingUnavailable(ServiceUnavailable):
     """The ticket system did not answer, or kept answering 5xx/429 through every retry."""
 

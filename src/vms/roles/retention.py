@@ -1,8 +1,9 @@
-"""The retention role: apply recording retention on a schedule (DESIGN.md §2; issue 4 item 6).
+"""The retention role: apply recording and clip retention on a schedule (DESIGN.md §2; issue 4 item 6).
 
 Every `interval_s` it deletes what the per-camera policy no longer keeps and, when the disk is
 above the high watermark, the oldest unprotected video until it is below the low one. Orphaned
 blobs are swept once a day. Each run is recorded, which is what the liveness alarm watches.
+Event clips and snapshots follow their own policy (events.clip_retention) in the same pass.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import structlog
 
 from vms.bootstrap import Container
+from vms.events import clip_retention
 from vms.kernel.clock import utcnow
 from vms.kernel.tenancy import TenantScope
 from vms.media import retention
@@ -39,6 +41,7 @@ class RetentionRole:
         self.watermark = watermark
         self.sweep_every = sweep_every
         self.runs = 0
+        self.last_clips: clip_retention.ClipRetentionReport | None = None
 
     async def run(self) -> None:
         """Run forever: first after a short delay (start-up is busy), then every interval."""
@@ -48,9 +51,28 @@ class RetentionRole:
             await asyncio.sleep(self.interval_s)
 
     async def run_once(self) -> retention.RetentionReport | None:
-        """One pass over all storage; failures are logged and retried at the next interval."""
-        disk = retention.local_disk_usage(self.container.settings.storage.root)
+        """One pass over all storage (recordings, then event clips); failures are logged and retried
+        at the next interval, and one failing never stops the other."""
         self.runs += 1
+        report = await self._recordings()
+        await self._clips()
+        return report
+
+    async def _clips(self) -> None:
+        try:
+            async with self.container.unit_of_work(TenantScope.platform(), ACTOR) as uow:
+                self.last_clips = await clip_retention.apply_clip_retention(
+                    uow=uow,
+                    blobs=self.container.blobs,
+                    now=utcnow(),
+                    policy_for_camera=clip_retention.clip_policy(uow=uow, config_cache=self.container.config),
+                    sweep=self.runs % self.sweep_every == 0,
+                )
+        except Exception as exc:  # clips wait for the next interval; recordings were not held up
+            log.error("clip retention failed; next try at the next interval", error=str(exc))
+
+    async def _recordings(self) -> retention.RetentionReport | None:
+        disk = retention.local_disk_usage(self.container.settings.storage.root)
         try:
             async with self.container.unit_of_work(TenantScope.platform(), ACTOR) as uow:
                 return await retention.apply_retention(

@@ -1,1 +1,1 @@
-"""Tickets: follow-up work raised from events (built-in records; ServiceNow and Jira adapters follow)."""
+"""Tickets: follow-up work raised from events — built-in records, or delivered to a customer's ServiceNow or Jira."""

@@ -1,14 +1,17 @@
-"""Tickets: open one for an event (once), list, read, update."""
+"""Tickets: open one for an event (once), list, read, update. Delivery to a customer's tracker
+(ServiceNow, Jira) is tickets.integration."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 
 from vms.kernel.clock import utcnow
 from vms.kernel.priority import Priority
-from vms.tickets.models import Ticket, TicketStatus
+from vms.tickets.integration import configured_system
+from vms.tickets.models import Ticket, TicketStatus, TicketSystemKind
 from vms.tickets.schemas import TicketCreate, TicketRead, TicketUpdate
 from vms.uow import UnitOfWork
 
@@ -21,8 +24,14 @@ async def escalate(
     default_title: str,
     default_priority: Priority,
     data: TicketCreate,
+    context: dict[str, Any] | None = None,
 ) -> tuple[TicketRead, bool]:
-    """The event's ticket, opened now unless it already has one; (ticket, created)."""
+    """The event's ticket, opened now unless it already has one; (ticket, created).
+
+    `context` is what a remote ticket is written from besides title and description (`event_path`,
+    `console_url`, `camera_name`, `occurred_at`). With a tracker configured the ticket is queued for
+    delivery (`next_sync_at` now); the caller delivers it after committing (tickets.integration).
+    """
     existing = (await uow.session.execute(select(Ticket).where(Ticket.event_id == event_id))).scalar_one_or_none()
     if existing is not None:
         return TicketRead.model_validate(existing), False
@@ -36,7 +45,11 @@ async def escalate(
         assignee=data.assignee,
         created_by=uow.actor.user_id,
         updated_at=utcnow(),
+        context=context or {},
     )
+    system = await configured_system(uow=uow)
+    if system is not TicketSystemKind.BUILTIN:
+        ticket.system, ticket.next_sync_at = system.value, utcnow()
     uow.add(ticket)
     await uow.flush()
     read = TicketRead.model_validate(ticket)
