@@ -53,6 +53,10 @@ class SegmentRead(BaseModel):
     height: int
     bitrate_kbps: float
     source: str
+    kept_by: str | None = Field(
+        description="Why the recording mode keeps it (continuous, schedule, motion, combined with +); null: rolling "
+        "buffer only, deleted after recording.buffer_minutes unless a hold covers it."
+    )
 
 
 class SegmentPage(BaseModel):

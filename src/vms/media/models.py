@@ -1,4 +1,5 @@
-"""Tables of the media domain: the index of recorded segments, recording holds and retention runs."""
+"""Tables of the media domain: the index of recorded segments, recording holds, retention runs and the
+runtime warnings of degraded camera streams."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ class Segment(HasId, TenantOwned, CameraOwned, Base):
     keyframe_interval_s: Mapped[float | None]
     blob_key: Mapped[str] = mapped_column(String(400))
     source: Mapped[str] = mapped_column(String(16), default="rtsp")  # rtsp | sd_card (Profile G backfill)
+    # Which clock dated started_at/ended_at: "camera" (its RTCP sender reports) or "receive" (ours); media.timing.
+    clock: Mapped[str] = mapped_column(String(8), default="receive")
+    # Why the recording mode keeps this segment beyond the rolling buffer ("continuous", "schedule+motion" ...);
+    # None: buffer only (AI jobs, live HLS, pre-roll), deleted by retention once older than recording.buffer_minutes.
+    kept_by: Mapped[str | None] = mapped_column(String(40))
 
 
 class HoldReason(StrEnum):
@@ -79,4 +85,45 @@ class RetentionRun(HasId, Base):
     deleted_by_watermark: Mapped[int] = mapped_column(default=0)
     bytes_freed: Mapped[int] = mapped_column(BigInteger, default=0)
     orphans_swept: Mapped[int] = mapped_column(default=0)
+    deleted_unkept: Mapped[int] = mapped_column(default=0)  # buffer-only segments past the rolling buffer
     error: Mapped[str | None] = mapped_column(String(400))
+
+
+class CameraWarning(HasId, TenantOwned, CameraOwned, Base):
+    """A camera stream that falls short of an enabled model's requirements at run time (media.degradation).
+
+    One row per raised warning; `cleared_at` is set when the stream recovers (the row stays, for the
+    record). At most one uncleared row per camera, model and requirement.
+    """
+
+    __tablename__ = "camera_warnings"
+    __table_args__ = (Index("ix_camera_warnings_camera_active", "camera_id", "cleared_at"),)
+
+    camera_id: Mapped[uuid.UUID]
+    stream: Mapped[str] = mapped_column(String(8))  # the stream the model runs on: main | sub
+    model: Mapped[str] = mapped_column(String(32))  # AiModel
+    requirement: Mapped[str] = mapped_column(String(16))  # resolution | bitrate | fps
+    measured: Mapped[float]
+    required: Mapped[float]
+    message: Mapped[str] = mapped_column(String(200))  # "fps 8 < 15 required by fallen"
+    raised_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
+
+
+class BackfillRun(HasId, TenantOwned, CameraOwned, Base):
+    """One SD-card backfill of a camera's window (media.backfill): what was asked and what it filled."""
+
+    __tablename__ = "backfill_runs"
+    __table_args__ = (Index("ix_backfill_runs_camera", "camera_id", "created_at"),)
+
+    camera_id: Mapped[uuid.UUID]
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # queued | running | done | failed
+    gaps_found: Mapped[int] = mapped_column(default=0)
+    segments_added: Mapped[int] = mapped_column(default=0)
+    seconds_filled: Mapped[float] = mapped_column(default=0.0)
+    error: Mapped[str | None] = mapped_column(String(400))
+    requested_by: Mapped[uuid.UUID | None]  # the user; None when ingest started it after an outage
+    finished_at: Mapped[datetime | None]

@@ -3,8 +3,10 @@ and never touch what a hold protects.
 
 Policy: `retention.days` resolved system default → customer → site → camera through the
 configuration service; segments referenced by an event hold are kept `retention.event_days`
-(event-type retention). Any active hold (expires_at empty or in the future) protects the time it
-covers from both passes, so an open event, an export or an evidence hold never loses video.
+(event-type retention). Segments the recording mode did not keep (`Segment.kept_by` empty,
+media.recording) go once they are older than `recording.buffer_minutes`. Any active hold (expires_at
+empty or in the future) protects the time it covers from every pass, so an open event, an export or an
+evidence hold never loses video.
 
 Order of deletion: index rows first (in one transaction, committed), blobs after. A crash in
 between leaves blobs no index row points at, which `sweep_orphans` removes later; the opposite
@@ -45,7 +47,7 @@ log = structlog.get_logger(__name__)
 DEFAULT_INTERVAL = timedelta(hours=1)  # how often the retention job is meant to run
 ORPHAN_GRACE = timedelta(hours=1)  # a blob this young may be a segment whose index row is not committed yet
 BATCH = 500  # rows per query and per DELETE ... IN (...)
-RETENTION_KEYS = ("retention.days", "retention.event_days")
+RETENTION_KEYS = ("retention.days", "retention.event_days", "recording.buffer_minutes")
 # <tenant>/<camera>/<stream>/<YYYY/MM/DD/HH>/<MMSSffffff>-<sequence>.mp4 (media.service.blob_key)
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 SEGMENT_KEY = re.compile(
@@ -59,6 +61,7 @@ class RetentionPolicy:
 
     days: int
     event_days: int
+    buffer_minutes: float = 15.0  # how long a segment the recording mode does not keep stays
 
 
 PolicyForCamera = Callable[[uuid.UUID, uuid.UUID], Awaitable[RetentionPolicy]]  # (tenant_id, camera_id)
@@ -86,6 +89,7 @@ class RetentionReport:
     finished_at: datetime | None = None
     deleted_by_age: int = 0
     deleted_by_watermark: int = 0
+    deleted_unkept: int = 0  # buffer-only segments past the rolling buffer
     bytes_freed: int = 0
     orphans_swept: int = 0
     protected: int = 0  # segments past retention kept because a hold covers them
@@ -110,7 +114,9 @@ def config_policy(*, uow: UnitOfWork, config_cache: ConfigCache) -> PolicyForCam
                 keys=RETENTION_KEYS,
             )
             found[camera_id] = RetentionPolicy(
-                days=int(values["retention.days"].value), event_days=int(values["retention.event_days"].value)
+                days=int(values["retention.days"].value),
+                event_days=int(values["retention.event_days"].value),
+                buffer_minutes=float(values["recording.buffer_minutes"].value),
             )
         return found[camera_id]
 
@@ -261,6 +267,8 @@ async def apply_retention(
 ) -> RetentionReport:
     """Run retention once over every segment `uow` can see (platform scope: the whole storage).
 
+    0. unkept: segments the recording mode did not keep, older than the camera's
+       `recording.buffer_minutes`, unless held;
     1. by age: segments that ended more than the camera's `retention.days` ago, unless held;
     2. by watermark `(high, low)` (shares of the disk, e.g. (0.90, 0.80)): when usage is above
        `high`, the oldest unheld segments of any camera until usage is at or below `low`.
@@ -278,6 +286,7 @@ async def apply_retention(
     try:
         holds = await _active_or_event_holds(uow)
         protection = _Protection(now=now, policy_for_camera=policy_for_camera, holds=holds)
+        await _delete_unkept(uow, blobs, protection, report)
         await _delete_by_age(uow, blobs, protection, report)
         if watermark is not None:
             await _delete_by_watermark(uow, blobs, protection, watermark, disk_usage, report)
@@ -292,6 +301,7 @@ async def apply_retention(
     log.info(
         "retention.done",
         run_id=str(run.id),
+        deleted_unkept=report.deleted_unkept,
         deleted_by_age=report.deleted_by_age,
         deleted_by_watermark=report.deleted_by_watermark,
         bytes_freed=report.bytes_freed,
@@ -308,6 +318,7 @@ async def _finish(
     run.finished_at = report.finished_at if error is None else None  # a failed run does not count as alive
     run.deleted_by_age = report.deleted_by_age
     run.deleted_by_watermark = report.deleted_by_watermark
+    run.deleted_unkept = report.deleted_unkept
     run.bytes_freed = report.bytes_freed
     run.orphans_swept = report.orphans_swept
     run.error = error
@@ -323,20 +334,52 @@ async def _active_or_event_holds(uow: UnitOfWork) -> dict[uuid.UUID, list[Record
     return holds
 
 
+async def _delete_unkept(uow: UnitOfWork, blobs: BlobStore, protection: _Protection, report: RetentionReport) -> None:
+    """Segments no recording mode kept, once past the camera's rolling buffer."""
+    report.deleted_unkept += await _delete_per_camera(
+        uow,
+        blobs,
+        protection,
+        report,
+        cutoff=lambda policy: protection.now - timedelta(minutes=policy.buffer_minutes),
+        unkept_only=True,
+    )
+
+
 async def _delete_by_age(uow: UnitOfWork, blobs: BlobStore, protection: _Protection, report: RetentionReport) -> None:
+    report.deleted_by_age += await _delete_per_camera(
+        uow, blobs, protection, report, cutoff=lambda policy: protection.now - timedelta(days=policy.days)
+    )
+
+
+async def _delete_per_camera(
+    uow: UnitOfWork,
+    blobs: BlobStore,
+    protection: _Protection,
+    report: RetentionReport,
+    *,
+    cutoff: Callable[[RetentionPolicy], datetime],
+    unkept_only: bool = False,
+) -> int:
+    """Per camera, delete unprotected segments that ended before `cutoff(policy)` (only unkept ones with
+    `unkept_only`); how many were deleted."""
+    deleted = 0
     cameras = (await uow.session.execute(select(Segment.tenant_id, Segment.camera_id).distinct())).all()
     for tenant_id, camera_id in cameras:
-        policy = await protection.policy_for_camera(tenant_id, camera_id)
-        protection.policies[camera_id] = policy
-        cutoff = protection.now - timedelta(days=policy.days)
+        policy = protection.policies.get(camera_id)
+        if policy is None:
+            policy = protection.policies[camera_id] = await protection.policy_for_camera(tenant_id, camera_id)
+        before = cutoff(policy)
         after: tuple[datetime, uuid.UUID] | None = None
         while True:
             stmt = (
                 select(Segment)
-                .where(Segment.camera_id == camera_id, Segment.tenant_id == tenant_id, Segment.ended_at <= cutoff)
+                .where(Segment.camera_id == camera_id, Segment.tenant_id == tenant_id, Segment.ended_at <= before)
                 .order_by(Segment.started_at, Segment.id)
                 .limit(BATCH)
             )
+            if unkept_only:
+                stmt = stmt.where(Segment.kept_by.is_(None))
             if after is not None:
                 stmt = stmt.where(
                     (Segment.started_at > after[0]) | ((Segment.started_at == after[0]) & (Segment.id > after[1]))
@@ -348,10 +391,11 @@ async def _delete_by_age(uow: UnitOfWork, blobs: BlobStore, protection: _Protect
             doomed = []
             for segment in batch:
                 if await protection.protects(segment):
-                    report.protected += 1
+                    report.protected += not unkept_only  # counted by the age pass only
                 else:
                     doomed.append(segment)
-            report.deleted_by_age += await _delete(uow, blobs, doomed, report)
+            deleted += await _delete(uow, blobs, doomed, report)
+    return deleted
 
 
 async def _delete_by_watermark(

@@ -28,9 +28,14 @@ async def record_segment(
     camera_id: uuid.UUID,
     stream: str,
     info: SegmentInfo,
+    kept_by: str | None = "continuous",
 ) -> Segment:
     """Move a closed segment into blob storage and index it (the blob first: an index row never
-    points at a missing file; a crash in between leaves an unindexed blob that retention sweeps)."""
+    points at a missing file; a crash in between leaves an unindexed blob that retention sweeps).
+
+    `kept_by` is the recording mode's decision (media.recording): None keeps the segment only for the
+    rolling buffer. Callers that apply no recording policy (imports, backfill) keep what they record.
+    """
     key = blob_key(tenant_id=tenant_id, camera_id=camera_id, stream=stream, info=info)
     await blobs.put_file(key, info.path, move=True)
     row = Segment(
@@ -47,7 +52,9 @@ async def record_segment(
         height=info.height,
         bitrate_kbps=round(info.bitrate_kbps, 1),
         keyframe_interval_s=info.keyframe_interval_s,
+        clock=info.clock.value,
         blob_key=key,
+        kept_by=kept_by,
     )
     uow.add(row)
     await uow.flush()
