@@ -39,6 +39,7 @@ def serve() -> None:
     from vms.roles.ingest import IngestRole
     from vms.roles.retention import RetentionRole
     from vms.roles.supervisor import supervise
+    from vms.tickets.sync import TicketSync
 
     settings = _settings()
     api.migrate_if_embedded(settings)
@@ -62,7 +63,12 @@ def serve() -> None:
             # when the API stops (Ctrl+C), everything stops with it.
             background = [
                 asyncio.create_task(role.run())
-                for role in (IngestRole(container), EventsRole(container), RetentionRole(container))
+                for role in (
+                    IngestRole(container),
+                    EventsRole(container),
+                    RetentionRole(container),
+                    TicketSync(container),
+                )
             ]
             background.append(asyncio.create_task(supervise(["role", "worker", "--models", "all"], name="worker")))
             try:
@@ -88,9 +94,11 @@ def role_api() -> None:
 
 
 def _run_background_role(make_role: Any) -> None:
-    """Build the container, run one background role until interrupted, close the container."""
+    """Build the container, run one background role until interrupted (serving its metrics when
+    VMS_METRICS__PORT is set), close the container."""
     from vms.bootstrap import build_container
     from vms.roles import api
+    from vms.roles.metrics_server import metrics_endpoint
 
     settings = _settings()
     api.migrate_if_embedded(settings)
@@ -98,11 +106,19 @@ def _run_background_role(make_role: Any) -> None:
     async def main() -> None:
         container = build_container(settings)
         try:
-            await make_role(container).run()
+            role = make_role(container)
+            async with metrics_endpoint(container):
+                await role.run()
         finally:
             await container.close()
 
-    asyncio.run(main())
+    from vms.kernel.errors import VmsError
+
+    try:
+        asyncio.run(main())
+    except VmsError as exc:  # a taken metrics port, an unknown model: say so, no traceback
+        typer.echo(f"Error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @role_app.command("ingest")
@@ -137,6 +153,14 @@ def role_retention() -> None:
     from vms.roles.retention import RetentionRole
 
     _run_background_role(RetentionRole)
+
+
+@role_app.command("tickets")
+def role_tickets() -> None:
+    """Deliver tickets to customers' trackers (ServiceNow, Jira) and sync their status."""
+    from vms.tickets.sync import TicketSync
+
+    _run_background_role(TicketSync)
 
 
 @app.command()

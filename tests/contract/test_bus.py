@@ -279,3 +279,13 @@ async def test_members_of_one_group_may_subscribe_to_different_topics(bus: Bus):
         await bus.publish(low, key=f"cam-{i}", value=b"l")
     got_high, got_low = await asyncio.gather(take(bus, [high], group, 12), take(bus, [low], group, 12))
     assert len(got_high) == len(got_low) == 12
+
+
+async def test_publishing_to_an_unknown_topic_is_refused_on_kafka_too():
+    """aiokafka answers "unknown topic" for an unreachable broker as well; the adapter tells them apart."""
+    bus = KafkaBus(engine_url("VMS_TEST_KAFKA_BOOTSTRAP"))
+    try:
+        with pytest.raises(NotFound):
+            await bus.publish(unique("no-such-topic"), key="k", value=b"v")
+    finally:
+        await bus.close()

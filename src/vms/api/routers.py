@@ -18,6 +18,9 @@ from vms.events.api import router as events
 from vms.events.media_api import router as event_media
 from vms.events.push_api import router as event_stream
 from vms.media.api import router as recordings
+from vms.media.backfill_api import router as recording_backfill
+from vms.media.warnings_api import router as camera_warnings
+from vms.stats.api import ops_router as ops
 from vms.streaming.export_api import exports_router as exports
 from vms.streaming.live_api import router as live
 from vms.streaming.playback_api import router as playback
@@ -34,7 +37,9 @@ V1_ROUTERS: list[APIRouter] = [
     audit,
     sites,
     camera_discovery,  # before `cameras`: /cameras/discovery is not a camera id
+    recording_backfill,
     cameras,
+    camera_warnings,
     camera_ptz,
     camera_groups,
     config,
@@ -46,4 +51,5 @@ V1_ROUTERS: list[APIRouter] = [
     events,
     tickets,
     live,
+    ops,
 ]

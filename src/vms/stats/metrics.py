@@ -18,11 +18,10 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from vms.ports import Bus
+from vms.stats.sla import JOB_LATENCY_BUCKETS, SlaWindow
 
 log = structlog.get_logger(__name__)
 UNMATCHED = "unmatched"  # route label of a request no route matched
-# Job latency spans the SLAs: CRITICAL < 500 ms, STANDARD within a few seconds (requirements §7).
-JOB_LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -78,6 +77,7 @@ class Metrics:
             registry=r,
         )
         self._lag_watches: list[_LagWatch] = []
+        self.sla = SlaWindow()  # the same job outcomes over a recent window, for the watchdog (stats/sla.py)
 
     def observe_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered HTTP request and its duration."""
@@ -89,6 +89,7 @@ class Metrics:
     ) -> None:
         """Count one model's outcome on one job; a successful job's latency goes into the SLA histogram."""
         self.jobs.labels(model, "ok" if ok else "failed").inc()
+        self.sla.record(model=model, priority=priority, ok=ok, latency_s=latency_s)
         if ok:
             if latency_s is not None:
                 self.job_latency_seconds.labels(model, priority).observe(max(0.0, latency_s))

@@ -3,23 +3,55 @@
 Producer: acks=all with idempotence, so a retried send never duplicates. Consumers: manual
 commits (at-least-once), earliest offset for a new group. Kafka's default partitioner (murmur2 of
 the key) keeps one camera's messages in one partition. aiokafka errors become ServiceUnavailable.
+
+A publish rides out a broker restart or a leader election: retriable errors (no leader yet, the
+connection refused, a request timed out) are retried with backoff for up to `publish_timeout_s`
+before ServiceUnavailable is raised. aiokafka's own retries stop at the first LeaderNotAvailable
+answer of a restarting broker, and a job lost there would be lost for good; and a producer whose
+sequence state the restarted broker rejects (OutOfOrderSequenceNumber) is replaced, since aiokafka's
+sender never recovers from it. Each retry carries the same `message-id`, so if an earlier attempt
+did land after all, consumers drop the repeat; a retried message may land after a later one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from functools import partial
 
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    KafkaError,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    TopicAlreadyExistsError,
+    UnknownProducerId,
+    UnknownTopicOrPartitionError,
+)
 
-from vms.kernel.errors import ServiceUnavailable
+from vms.kernel.errors import NotFound, ServiceUnavailable
 from vms.ports import BusMessage
 
+log = structlog.get_logger(__name__)
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # matches the broker's message.max.bytes in scripts/services
+PUBLISH_BACKOFF_S = (0.1, 2.0)  # first and longest pause between publish attempts
+# The broker no longer accepts this producer's idempotence state (e.g. a batch in flight while it
+# restarted). aiokafka's sender stops for good on these, so a fresh producer (a new id) takes over.
+PRODUCER_STATE_ERRORS = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerFenced,
+)
 
 
 class KafkaBus:
@@ -29,9 +61,10 @@ class KafkaBus:
     >>> await bus.publish("detections", key=camera_id, value=payload)
     """
 
-    def __init__(self, bootstrap: str, *, client_id: str = "vms") -> None:
+    def __init__(self, bootstrap: str, *, client_id: str = "vms", publish_timeout_s: float = 60.0) -> None:
         self.bootstrap = bootstrap
         self.client_id = client_id
+        self.publish_timeout_s = publish_timeout_s
         self._producer: AIOKafkaProducer | None = None
 
     async def ensure_topics(self, topics: Mapping[str, int]) -> None:
@@ -54,15 +87,31 @@ class KafkaBus:
             await admin.close()
 
     async def publish(self, topic: str, *, key: str, value: bytes, headers: Mapping[str, str] | None = None) -> None:
-        """Send and wait for the broker's acknowledgement from all in-sync replicas."""
-        stamped = {"message-id": uuid.uuid4().hex, **(headers or {})}
-        try:
-            producer = await self._producer_started()
-            await producer.send_and_wait(
-                topic, value, key=key.encode(), headers=[(k, v.encode()) for k, v in stamped.items()]
-            )
-        except KafkaError as exc:
-            raise ServiceUnavailable(f"Kafka unavailable: {exc}") from exc
+        """Send and wait for the broker's acknowledgement from all in-sync replicas, retrying through
+        a broker restart for up to `publish_timeout_s`."""
+        stamped = {"message-id": uuid.uuid4().hex, **(headers or {})}  # one id for every attempt
+        encoded = [(k, v.encode()) for k, v in stamped.items()]
+        deadline = time.monotonic() + self.publish_timeout_s
+        pause, longest = PUBLISH_BACKOFF_S
+        while True:
+            producer = None
+            try:
+                producer = await self._producer_started()
+                await producer.send_and_wait(topic, value, key=key.encode(), headers=encoded)
+                return
+            except KafkaError as exc:
+                # aiokafka says "unknown topic" when its metadata wait ran out: a missing topic, or no broker.
+                if isinstance(exc, UnknownTopicOrPartitionError) and await self._topic_missing(topic):
+                    raise NotFound(f"Topic {topic!r} does not exist; create it with ensure_topics first.") from exc
+                if isinstance(exc, PRODUCER_STATE_ERRORS) and producer is not None:
+                    await self._discard_producer(producer)
+                # A batch that timed out inside the producer is worth another try as well.
+                retriable = exc.retriable or isinstance(exc, (KafkaTimeoutError, *PRODUCER_STATE_ERRORS))
+                if not retriable or time.monotonic() + pause > deadline:
+                    raise ServiceUnavailable(f"Kafka unavailable: {exc}") from exc
+                log.warning("kafka publish retried", topic=topic, error=type(exc).__name__, pause_s=pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, longest)
 
     async def consume(self, topics: Sequence[str], *, group: str) -> AsyncGenerator[BusMessage, None]:
         """Yield this member's messages; Kafka's group coordinator assigns the partitions."""
@@ -137,6 +186,25 @@ class KafkaBus:
             await self._producer.stop()
             self._producer = None
 
+    async def _topic_missing(self, topic: str) -> bool:
+        """Whether the cluster answers and has no `topic` (False while it does not answer)."""
+        try:
+            producer = await self._producer_started()
+            metadata = await producer.client.fetch_all_metadata()
+        except KafkaError:
+            return False
+        return topic not in metadata.topics()
+
+    async def _discard_producer(self, producer: AIOKafkaProducer) -> None:
+        """Drop a broken producer (once, however many sends saw it fail); the next send starts a new one."""
+        current = self._producer is producer  # (a bool: `is` would narrow `producer` to Optional for mypy)
+        if not current:
+            return
+        self._producer = None
+        log.warning("kafka producer replaced after a producer-state error")
+        with contextlib.suppress(Exception):  # its sender is already dead; stopping only frees resources
+            await producer.stop()
+
     async def _producer_started(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = AIOKafkaProducer(
@@ -148,7 +216,11 @@ class KafkaBus:
                 linger_ms=0,
                 request_timeout_ms=10_000,
             )
-            await producer.start()
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()  # a producer that could not start still holds a client and tasks
+                raise
             self._producer = producer
         return self._producer
 
