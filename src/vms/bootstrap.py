@@ -25,6 +25,7 @@ from vms.auth.service import IdentityKit
 from vms.auth.tokens import TokenSigner
 from vms.cameras.probe import Prober, PyAvProber
 from vms.config.cache import ConfigCache
+from vms.events import edge_staging
 from vms.kernel.crypto import SecretBox
 from vms.kernel.tenancy import TenantScope
 from vms.outbox import OutboxRelay
@@ -107,6 +108,8 @@ def build_container(settings: Settings) -> Container:
     bus = build_bus(settings)
     documents = build_documents(settings, sessions)
     relay = settings.outbox
+    if settings.edge.cloud_url:  # an edge server: every process queues event changes for the cloud
+        edge_staging.install(engine)
     return Container(
         settings=settings,
         engine=engine,

@@ -14,6 +14,7 @@ from vms.cameras.api import sites_router as sites
 from vms.cameras.discovery_api import router as camera_discovery
 from vms.cameras.ptz_api import router as camera_ptz
 from vms.config.api import router as config
+from vms.edge.api import router as edge
 from vms.events.api import router as events
 from vms.events.media_api import router as event_media
 from vms.events.push_api import router as event_stream
@@ -50,6 +51,7 @@ V1_ROUTERS: list[APIRouter] = [
     event_media,
     events,
     tickets,
+    edge,
     live,
     ops,
 ]

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from vms import migrations
 from vms.api.app import create_app
 from vms.bootstrap import Container, build_container
+from vms.edge import agent as edge_agent
 from vms.roles.streaming import build_gateway
 from vms.settings import Settings
 from vms.stats.board import SlaBoard
@@ -73,6 +74,8 @@ async def serve(container: Container, *, banner: str | None = None, app: FastAPI
     board = SlaBoard(container.bus, container.metrics, cache=container.cache)
     app.state.sla_board = board
     board_task = asyncio.create_task(_follow_heartbeats(board))
+    # On an edge server: the edge lane of the outbox to the cloud, from this one process.
+    edge_task = asyncio.create_task(edge_agent.run(container))
     config = uvicorn.Config(
         app,
         host=settings.api.host,
@@ -86,9 +89,10 @@ async def serve(container: Container, *, banner: str | None = None, app: FastAPI
     try:
         await RoleServer(config).serve()
     finally:
-        for task in (gateway_task, relay_task, board_task):
+        tasks = (gateway_task, relay_task, board_task, edge_task)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(gateway_task, relay_task, board_task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await gateway.close()
 
 
