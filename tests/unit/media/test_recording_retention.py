@@ -8,13 +8,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
 from tests import factories
+from tests.migration_check import diffs_touching, read_schema
 from vms import migrations
-from vms.adapters.sql.engine import make_engine
 from vms.bootstrap import Container
 from vms.config import service as config
 from vms.config.nodes import NodeRef
@@ -22,7 +20,6 @@ from vms.kernel.tenancy import TenantScope
 from vms.media import retention, service
 from vms.media.models import HoldReason, RetentionRun, Segment
 from vms.media.segmenter import SegmentInfo
-from vms.migrations.models import Base
 from vms.uow import Actor
 
 NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
@@ -137,23 +134,10 @@ async def test_the_retention_policy_reads_the_buffer_from_configuration(containe
 
 
 async def _schema(url: str) -> tuple[set[str], set[str], list]:
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-
-            def read(sync):
-                inspector = inspect(sync)
-                tables = set(inspector.get_table_names())
-                columns = {c["name"] for c in inspector.get_columns("segments")}
-                columns |= {f"runs.{c['name']}" for c in inspector.get_columns("retention_runs")}
-                context = MigrationContext.configure(sync, opts={"compare_type": True})
-                watched = ("camera_warnings", "kept_by", "deleted_unkept")
-                diffs = [d for d in compare_metadata(context, Base.metadata) if any(w in repr(d) for w in watched)]
-                return tables, columns, diffs
-
-            return await conn.run_sync(read)
-    finally:
-        await engine.dispose()
+    schema = await read_schema(url)
+    columns = schema.columns("segments") | {f"runs.{c}" for c in schema.columns("retention_runs")}
+    diffs = diffs_touching(schema.diffs, words=("camera_warnings", "kept_by", "deleted_unkept"))
+    return schema.tables, columns, diffs
 
 
 async def test_migration_0017_goes_down_and_up_and_matches_the_model(any_database_url):

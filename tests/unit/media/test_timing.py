@@ -10,19 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
 from tests import factories
+from tests.migration_check import diffs_touching, read_schema
 from vms import migrations
-from vms.adapters.sql.engine import make_engine
 from vms.kernel.tenancy import TenantScope
 from vms.media import service
 from vms.media.models import Segment
 from vms.media.segmenter import SegmentInfo
 from vms.media.timing import CAMERA_STEP_S, CREEP, ClockSource, StreamClock, sender_report_time
-from vms.migrations.models import Base
 from vms.uow import Actor
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
@@ -124,19 +121,8 @@ async def test_the_index_records_which_clock_dated_a_segment(container, tmp_path
 
 
 async def _clock_column(url: str) -> tuple[bool, list[object]]:
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-
-            def read(sync):  # type: ignore[no-untyped-def]
-                columns = {c["name"] for c in inspect(sync).get_columns("segments")}
-                context = MigrationContext.configure(sync, opts={"compare_type": True})
-                diffs = [d for d in compare_metadata(context, Base.metadata) if "'clock'" in repr(d)]
-                return "clock" in columns, diffs
-
-            return await conn.run_sync(read)
-    finally:
-        await engine.dispose()
+    schema = await read_schema(url)
+    return "clock" in schema.columns("segments"), diffs_touching(schema.diffs, quoted=("clock",))
 
 
 async def test_migration_0018_goes_down_and_up_and_matches_the_model(any_database_url):
