@@ -7,8 +7,19 @@ lower-priority job through when it has waited `starvation_s` — decodes each jo
 then publishes the detections keyed by camera and commits the job. Jobs naming none of the hosted
 models are committed and skipped without fetching any video (another group hosts them).
 
+Each model runs with its job's priority in the thread's context: ONNX inference of non-critical
+jobs is micro-batched across jobs (batching.py), CRITICAL inference bypasses the batches and goes
+first at the device gate (gate.py); sessions come from the process's cache (sessions.py).
+
 Per model it measures job latency (published → detections out), throughput and failures: in
 `stats` for the watchdog and, when given a `Metrics`, as Prometheus metrics (with the group's lag).
+
+Faults (docs/pipeline.md): each job goes through `messaging.handle_one`, the bus's one retry and
+dead-letter path, so a job whose video cannot be fetched (blob store away, blob missing) or whose
+detections cannot be published is tried again with backoff and then dead-lettered. A job that can
+never succeed (unreadable, or a segment that decodes to garbage) is dead-lettered at once. Each
+detection carries a message id derived from job, model and index, so one published again by a
+retry or a redelivery is dropped by consumers' dedupe.
 """
 
 from __future__ import annotations
@@ -26,17 +37,26 @@ from typing import Any
 
 import structlog
 
+from vms.analytics.gate import inference_priority
 from vms.analytics.jobs import VideoJob
 from vms.analytics.plugin import AnalyticsModel, Detection
+from vms.analytics.sessions import configure, default_cache
 from vms.kernel.ai_models import AiModel
-from vms.kernel.topics import DETECTIONS, VIDEO_JOBS
+from vms.kernel.errors import CorruptVideo, ValidationFailed
+from vms.kernel.topics import DEAD_LETTER, DETECTIONS, VIDEO_JOBS
 from vms.media.normalize import NormalizedClip, NormalizeSpec, normalize
-from vms.ports import BlobStore, Bus, BusMessage
+from vms.messaging import RetryPolicy, handle_one
+from vms.ports import BlobStore, Bus, BusMessage, Cache
+from vms.settings import InferenceSettings
 from vms.stats.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 RANK = {"video-jobs-critical": 0, "video-jobs-high": 1, "video-jobs-standard": 2}
 JOB_TOPICS = sorted(set(VIDEO_JOBS.values()), key=RANK.__getitem__)
+# A blob store or broker outage of a few seconds should not cost a job: 4 tries, 0.5 + 1 + 2 s apart.
+# The job holds its decode slot meanwhile (one slot stays kept for CRITICAL jobs).
+JOB_RETRY = RetryPolicy(max_attempts=4, backoff_s=0.5)
+DEDUPE_TTL_S = 86_400.0
 
 
 @dataclass
@@ -67,7 +87,7 @@ class _Queued:
 class Worker:
     """Consumes video jobs for its hosted models until cancelled.
 
-    >>> worker = Worker(bus=bus, blobs=blobs, models={AiModel.FIRE_SMOKE: FireSmoke()})
+    >>> worker = Worker(bus=bus, blobs=blobs, seen=container.cache, models={AiModel.FIRE_SMOKE: FireSmoke()})
     >>> await worker.run()
     """
 
@@ -79,12 +99,19 @@ class Worker:
         models: dict[AiModel, AnalyticsModel[Any]],
         spec: NormalizeSpec = NormalizeSpec(),
         group: str | None = None,
-        threads_per_model: int = 1,
+        threads_per_model: int | None = None,
         decode_threads: int = 2,
         queue_per_priority: int = 8,
         starvation_s: float = 5.0,
         metrics: Metrics | None = None,
+        inference: InferenceSettings | None = None,
+        retry: RetryPolicy = JOB_RETRY,
+        seen: Cache,
     ) -> None:
+        if inference is not None:  # sessions, device gates and batchers of this process (sessions.py)
+            configure(inference)
+        if threads_per_model is None:
+            threads_per_model = inference.threads_per_model if inference is not None else 1
         self.bus = bus
         self.blobs = blobs
         self.models = models
@@ -92,8 +119,13 @@ class Worker:
         self.group = group or "worker-" + "+".join(sorted(m.value for m in models))
         self.starvation_s = starvation_s
         self.metrics = metrics
+        self.retry = retry
+        # Jobs already done by this group (dedupe on the job's message id); the container's shared
+        # cache lets every process of the group see them, a process-local one covers redeliveries here.
+        self.seen = seen
         if metrics is not None:
             metrics.watch_lag(bus, group=self.group, topics=JOB_TOPICS)
+            default_cache().bind_metrics(metrics.registry)
         self.stats: dict[AiModel, ModelStats] = defaultdict(ModelStats)
         self.decoded = 0
         self.completed = 0  # jobs finished and committed (detections published first)
@@ -134,6 +166,15 @@ class Worker:
     async def _run_one(self, item: _Queued) -> None:
         try:
             await self._process(item.message)
+        except Exception as exc:  # even dead-lettering failed (bus away): leave the job uncommitted
+            message = item.message
+            log.exception(
+                "job neither done nor dead-lettered; left uncommitted",
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                error=str(exc),
+            )
         finally:
             self._space[item.message.topic].release()
 
@@ -169,45 +210,87 @@ class Worker:
             job = VideoJob.model_validate_json(message.value)
         except ValueError as exc:
             log.error("unreadable job dropped to dead letter", topic=message.topic, error=str(exc))
-            await self.bus.publish(
-                "dead-letter",
-                key=message.key,
-                value=message.value,
-                headers={**message.headers, "dead-letter-error": "unreadable VideoJob"},
-            )
+            await self._dead_letter(message, "unreadable VideoJob")
             await message.commit()
             return
         wanted = [m for m in job.metadata.enabled_models if m in self.models]
         if not wanted:
             await message.commit()
             return
+        tries, analysed, parked = 0, False, False
+
+        async def attempt(_: BusMessage) -> None:
+            nonlocal tries, analysed, parked
+            tries += 1
+            analysed = await self._attempt(job, wanted, message)
+            parked = not analysed
+
+        await handle_one(
+            message,
+            bus=self.bus,
+            group=self.group,
+            handler=attempt,
+            seen=self.seen,
+            retry=self.retry,
+            dedupe_ttl_s=DEDUPE_TTL_S,
+        )
+        if tries and not (analysed or parked):  # every try raised: handle_one dead-lettered the job
+            self._count_failed(job, wanted)
+        if analysed:
+            self.completed += 1
+
+    async def _attempt(self, job: VideoJob, wanted: list[AiModel], message: BusMessage) -> bool:
+        """One try at a job: True once analysed and published. Raises what a retry may cure (fetching
+        the video, publishing); a segment that decodes to garbage is dead-lettered here (False), since
+        no retry can help."""
         published_at = float(message.headers.get("published-at", time.time()))
+        data = await self._fetch(job)
         try:
-            clip = await self._decode(job)
-        except Exception as exc:  # corrupt or missing video: count, report, move on
-            for model in wanted:
-                self.stats[model].failures += 1
-                self._observe(model, job, ok=False)
-            log.error("job video unusable", job_id=str(job.job_id), error=str(exc))
-            await message.commit()
-            return
+            clip = await self._decode(job, data)
+        except (CorruptVideo, ValidationFailed) as exc:
+            log.error("job video unusable, dead-lettered", job_id=str(job.job_id), error=str(exc))
+            await self._dead_letter(message, f"{type(exc).__name__}: {exc}")
+            self._count_failed(job, wanted)
+            return False
         results = await asyncio.gather(*(self._run_model(model, job, clip) for model in wanted), return_exceptions=True)
+        # Publish everything before counting anything: a failed publish raises, and the retry must
+        # neither count the job twice nor (thanks to the stable message ids) land a detection twice.
+        for model, result in zip(wanted, results, strict=True):
+            if not isinstance(result, BaseException):
+                for index, detection in enumerate(result):
+                    await self._publish(detection, job, message, model=model, index=index)
+        latency_s = time.time() - published_at
         for model, result in zip(wanted, results, strict=True):
             stats = self.stats[model]
             stats.jobs += 1
-            if isinstance(result, BaseException):
+            if isinstance(result, BaseException):  # a model bug is not retried: the other models' work stands
                 stats.failures += 1
                 log.error("model failed on job", model=model.value, job_id=str(job.job_id), error=str(result))
                 self._observe(model, job, ok=False)
                 continue
-            for detection in result:
-                await self._publish(detection, job, message)
-            latency_s = time.time() - published_at
             stats.detections += len(result)
             stats.latencies_ms.append(latency_s * 1000)
             self._observe(model, job, ok=True, latency_s=latency_s, detections=len(result))
-        await message.commit()
-        self.completed += 1
+        return True
+
+    def _count_failed(self, job: VideoJob, wanted: list[AiModel]) -> None:
+        for model in wanted:
+            self.stats[model].failures += 1
+            self._observe(model, job, ok=False)
+
+    async def _dead_letter(self, message: BusMessage, error: str) -> None:
+        """Park a job that can never succeed, with the headers `messaging.handle_one` writes."""
+        await self.bus.publish(
+            DEAD_LETTER,
+            key=message.key,
+            value=message.value,
+            headers={
+                **message.headers,
+                "dead-letter-topic": message.topic,
+                "dead-letter-group": self.group,
+                "dead-letter-error": error[:500],
+            },
+        )
 
     def _observe(
         self, model: AiModel, job: VideoJob, *, ok: bool, latency_s: float | None = None, detections: int = 0
@@ -218,13 +301,17 @@ class Worker:
                 model=model.value, priority=priority, ok=ok, latency_s=latency_s, detections=detections
             )
 
-    async def _decode(self, job: VideoJob) -> NormalizedClip:
+    async def _fetch(self, job: VideoJob) -> bytes:
+        """The segment's bytes (inline in the job, or from the blob store)."""
         segment = job.video_segment
         if segment.inline is not None:
-            data = base64.b64decode(segment.inline)
-        else:
-            path = await self.blobs.local_path(segment.blob_key)
-            data = path.read_bytes() if path is not None else await self.blobs.get(segment.blob_key)
+            return base64.b64decode(segment.inline)
+        path = await self.blobs.local_path(segment.blob_key)
+        return path.read_bytes() if path is not None else await self.blobs.get(segment.blob_key)
+
+    async def _decode(self, job: VideoJob, data: bytes) -> NormalizedClip:
+        """The normalised clip; CorruptVideo or ValidationFailed when the bytes are no usable video."""
+        segment = job.video_segment
         loop = asyncio.get_running_loop()
         clip = await loop.run_in_executor(
             self._decoder, lambda: normalize(data, started_at=segment.started_at, spec=self.spec)
@@ -234,14 +321,21 @@ class Worker:
 
     async def _run_model(self, model: AiModel, job: VideoJob, clip: NormalizedClip) -> list[Detection]:
         plugin = self.models[model]
+        priority = job.metadata.priority
+
+        def analyze() -> list[Detection]:
+            # The job's priority travels with the thread: CRITICAL inference bypasses micro-batching
+            # and goes first at the device gate (gate.py, batching.py).
+            with inference_priority(priority):
+                return plugin.analyze(clip, camera_id=job.camera_id, segment_sequence=job.segment_sequence)
+
         loop = asyncio.get_running_loop()
-        detections = await loop.run_in_executor(
-            self._pools[model],
-            lambda: plugin.analyze(clip, camera_id=job.camera_id, segment_sequence=job.segment_sequence),
-        )
+        detections = await loop.run_in_executor(self._pools[model], analyze)
         return [d for d in detections if d.score >= plugin.config.confidence_threshold]
 
-    async def _publish(self, detection: Detection, job: VideoJob, message: BusMessage) -> None:
+    async def _publish(
+        self, detection: Detection, job: VideoJob, message: BusMessage, *, model: AiModel, index: int
+    ) -> None:
         document = {
             **detection.as_document(),
             "jobId": str(job.job_id),
@@ -256,5 +350,8 @@ class Worker:
                 "tenant": str(job.customer_id),
                 "trace": message.headers.get("trace", ""),
                 "priority": job.metadata.priority.value,
+                # The same detection of the same job always gets the same id, so consumers drop the
+                # copy a retried publish or a redelivered job (crash before commit) sends again.
+                "message-id": f"{job.job_id}:{model.value}:{index}",
             },
         )

@@ -3,20 +3,25 @@
 Each worker process hosts the models it is given (or every available one with `all`) in one
 consumer group, decoding each job once for all of them. Run one process per model for isolation
 and independent scaling, or several models per process to share decoding — the same code either way.
+Every 30 s it publishes a heartbeat with its models' SLA figures (stats/board.py), which the API
+process merges for `GET /api/v1/ops/sla` and the watchdog.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
 
+from vms.analytics import sessions
 from vms.analytics.plugin import REGISTRY, UNAVAILABLE, AnalyticsModel
 from vms.analytics.worker import Worker
 from vms.bootstrap import Container
 from vms.kernel.ai_models import AiModel
 from vms.kernel.errors import ValidationFailed
 from vms.kernel.topics import PARTITIONS
+from vms.stats.board import HEARTBEAT_S, publish_heartbeats
 
 log = structlog.get_logger(__name__)
 
@@ -46,15 +51,33 @@ def load_models(names: str) -> dict[AiModel, AnalyticsModel[Any]]:
 class WorkerRole:
     """Consumes video jobs for its models until cancelled."""
 
-    def __init__(self, container: Container, *, models: str = "all") -> None:
+    def __init__(self, container: Container, *, models: str = "all", heartbeat_s: float = HEARTBEAT_S) -> None:
         self.container = container
+        # Models create their ONNX sessions when built: providers and threads must be set first.
+        sessions.configure(container.settings.inference)
         self.models = load_models(models)
+        self.heartbeat_s = heartbeat_s
 
     async def run(self) -> None:
-        """Create the topics if needed and run the worker."""
+        """Create the topics if needed and run the worker, beating its heartbeat beside it."""
         await self.container.bus.ensure_topics(PARTITIONS)
         log.info("worker started", models=[m.value for m in self.models])
+        metrics = self.container.metrics
         worker = Worker(
-            bus=self.container.bus, blobs=self.container.blobs, models=self.models, metrics=self.container.metrics
+            bus=self.container.bus,
+            blobs=self.container.blobs,
+            models=self.models,
+            metrics=metrics,
+            inference=self.container.settings.inference,
+            seen=self.container.cache,  # shared by the group's processes: a job done by one is skipped by all
         )
-        await worker.run()
+        heartbeats = asyncio.create_task(
+            publish_heartbeats(
+                self.container.bus, metrics, role="worker", detail=worker.group, every_s=self.heartbeat_s
+            )
+        )
+        try:
+            await worker.run()
+        finally:
+            heartbeats.cancel()
+            await asyncio.gather(heartbeats, return_exceptions=True)

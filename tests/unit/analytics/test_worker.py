@@ -1,4 +1,5 @@
-"""The worker decodes each job once for all hosted models, takes CRITICAL first, publishes detections."""
+"""The worker decodes each job once for all hosted models, takes CRITICAL first, publishes detections;
+a job it cannot finish is retried and then dead-lettered, and its detections land once."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import contextlib
 import json
 import threading
 import uuid
+from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,14 +20,18 @@ import pytest
 from tests.media import make_clip
 from vms.adapters.blobs.filesystem import FilesystemBlobStore
 from vms.adapters.bus.embedded import EmbeddedBus
+from vms.adapters.cache.memory import MemoryCache
 from vms.analytics.jobs import SegmentRef, make_jobs, publish_jobs
 from vms.analytics.plugin import AnalyticsModel, Detection
 from vms.analytics.worker import Worker
 from vms.kernel.ai_models import AiModel
+from vms.kernel.errors import ServiceUnavailable
 from vms.kernel.priority import Priority
-from vms.kernel.topics import DETECTIONS, PARTITIONS
+from vms.kernel.topics import DEAD_LETTER, DETECTIONS, PARTITIONS
 from vms.media.normalize import NormalizedClip
 from vms.media.segmenter import Segmenter, SegmentInfo
+from vms.messaging import RetryPolicy, run_consumer
+from vms.ports import BusMessage
 
 CUSTOMER, CAMERA = uuid.uuid4(), uuid.uuid4()
 
@@ -111,6 +118,7 @@ async def test_one_decode_feeds_every_hosted_model_and_detections_are_published(
     bus, blobs, refs = plant
     order: list[tuple[AiModel, int]] = []
     worker = Worker(
+        seen=MemoryCache(),
         bus=bus,
         blobs=blobs,
         models={
@@ -137,6 +145,7 @@ async def test_critical_jobs_go_before_a_standard_backlog(plant):
     bus, blobs, refs = plant
     order: list[tuple[AiModel, int]] = []
     worker = Worker(
+        seen=MemoryCache(),
         bus=bus,
         blobs=blobs,
         models={
@@ -155,7 +164,9 @@ async def test_critical_jobs_go_before_a_standard_backlog(plant):
 async def test_jobs_for_models_hosted_elsewhere_are_skipped_without_decoding(plant):
     bus, blobs, refs = plant
     order: list[tuple[AiModel, int]] = []
-    worker = Worker(bus=bus, blobs=blobs, models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)})
+    worker = Worker(
+        seen=MemoryCache(), bus=bus, blobs=blobs, models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)}
+    )
     await publish_jobs(bus, jobs(refs[0], [AiModel.ANPR]))
     await publish_jobs(bus, jobs(refs[1], [AiModel.MOTION]))
     await run_until(worker, lambda: worker.completed == 1)
@@ -171,19 +182,186 @@ async def test_a_failing_model_is_counted_and_the_job_still_completes(plant):
             raise RuntimeError("model crashed")
 
     order: list[tuple[AiModel, int]] = []
-    worker = Worker(bus=bus, blobs=blobs, models={AiModel.MOTION: Broken(AiModel.MOTION, order)})
+    worker = Worker(seen=MemoryCache(), bus=bus, blobs=blobs, models={AiModel.MOTION: Broken(AiModel.MOTION, order)})
     await publish_jobs(bus, jobs(refs[0], [AiModel.MOTION]))
     await run_until(worker, lambda: worker.completed == 1)
     assert worker.stats[AiModel.MOTION].failures == 1
     assert await bus.lag(worker.group, ["video-jobs-standard"]) == {"video-jobs-standard": 0}
 
 
-async def test_a_missing_segment_is_a_failure_not_a_crash(plant):
-    bus, blobs, refs = plant
+QUICK = RetryPolicy(max_attempts=3, backoff_s=0.01)
+
+
+class CountingBlobs(FilesystemBlobStore):
+    """The filesystem store, counting reads per key; the first `outages` reads fail as an S3 outage would."""
+
+    def __init__(self, root: Path, *, outages: int = 0) -> None:
+        super().__init__(root)
+        self.reads: Counter[str] = Counter()
+        self.outages = outages
+
+    async def local_path(self, key: str) -> Path | None:
+        self.reads[key] += 1
+        if self.outages:
+            self.outages -= 1
+            raise ServiceUnavailable("Blob storage is unreachable.")
+        return await super().local_path(key)
+
+
+class FlakyDetections:
+    """The embedded bus, except that the next `failures` publishes to `detections` raise; with
+    `lands=True` the message is appended first (the broker took it, the acknowledgement was lost)."""
+
+    def __init__(self, bus: EmbeddedBus, *, failures: int, lands: bool) -> None:
+        self.bus, self.failures, self.lands = bus, failures, lands
+
+    async def publish(self, topic: str, *, key: str, value: bytes, headers: Mapping[str, str] | None = None) -> None:
+        if topic == DETECTIONS and self.failures:
+            self.failures -= 1
+            if self.lands:
+                await self.bus.publish(topic, key=key, value=value, headers=headers)
+            raise ServiceUnavailable("The bus did not acknowledge the message.")
+        await self.bus.publish(topic, key=key, value=value, headers=headers)
+
+    def __getattr__(self, name: str) -> Any:  # consume, lag …
+        return getattr(self.bus, name)
+
+
+async def messages(bus: EmbeddedBus, topic: str, n: int, wait_s: float = 5) -> list[BusMessage]:
+    """The first n messages of `topic`, without any dedupe."""
+
+    async def read() -> list[BusMessage]:
+        out: list[BusMessage] = []
+        async with contextlib.aclosing(bus.consume([topic], group=f"inspect-{uuid.uuid4().hex[:6]}")) as stream:
+            async for message in stream:
+                out.append(message)
+                if len(out) == n:
+                    break
+        return out
+
+    return await asyncio.wait_for(read(), wait_s)
+
+
+async def test_a_missing_segment_is_retried_then_dead_lettered_and_the_next_job_runs(plant, tmp_path):
+    bus, _, refs = plant
+    blobs = CountingBlobs(tmp_path / "blobs")
     order: list[tuple[AiModel, int]] = []
-    worker = Worker(bus=bus, blobs=blobs, models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)})
+    worker = Worker(
+        seen=MemoryCache(),
+        bus=bus,
+        blobs=blobs,
+        models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)},
+        retry=QUICK,
+    )
     gone = refs[0].model_copy(update={"blob_key": "nowhere/x.mp4"})
-    await publish_jobs(bus, jobs(gone, [AiModel.MOTION]))
+    [bad] = jobs(gone, [AiModel.MOTION])
+    await publish_jobs(bus, [bad])
     await publish_jobs(bus, jobs(refs[1], [AiModel.MOTION]))
-    await run_until(worker, lambda: len(order) == 1)
-    assert worker.stats[AiModel.MOTION].failures == 1
+    await run_until(worker, lambda: worker.completed == 1 and worker.stats[AiModel.MOTION].failures == 1)
+    assert blobs.reads["nowhere/x.mp4"] == QUICK.max_attempts  # retried, then given up
+    assert order == [(AiModel.MOTION, refs[1].sequence)]
+    [parked] = await messages(bus, DEAD_LETTER, 1)
+    assert json.loads(parked.value)["jobId"] == str(bad.job_id)
+    assert parked.headers["dead-letter-error"].startswith("NotFound: ")
+    assert parked.headers["dead-letter-group"] == worker.group
+    assert await bus.lag(worker.group, ["video-jobs-standard"]) == {"video-jobs-standard": 0}
+
+
+async def test_a_blob_store_outage_shorter_than_the_retries_costs_no_job(plant, tmp_path):
+    bus, _, refs = plant
+    blobs = CountingBlobs(tmp_path / "blobs", outages=QUICK.max_attempts - 1)
+    order: list[tuple[AiModel, int]] = []
+    worker = Worker(
+        seen=MemoryCache(),
+        bus=bus,
+        blobs=blobs,
+        models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)},
+        retry=QUICK,
+    )
+    await publish_jobs(bus, jobs(refs[0], [AiModel.MOTION]))
+    await run_until(worker, lambda: worker.completed == 1)
+    assert blobs.reads[refs[0].blob_key] == QUICK.max_attempts
+    assert worker.stats[AiModel.MOTION].failures == 0
+    assert [d["segmentSequence"] for d in await detections(bus, 1)] == [refs[0].sequence]
+
+
+async def test_a_segment_that_decodes_to_garbage_is_dead_lettered_at_once(plant, tmp_path):
+    bus, _, refs = plant
+    blobs = CountingBlobs(tmp_path / "blobs")
+    await blobs.put("garbage/x.mp4", b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 16)
+    order: list[tuple[AiModel, int]] = []
+    worker = Worker(
+        seen=MemoryCache(),
+        bus=bus,
+        blobs=blobs,
+        models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)},
+        retry=QUICK,
+    )
+    await publish_jobs(bus, jobs(refs[0].model_copy(update={"blob_key": "garbage/x.mp4"}), [AiModel.MOTION]))
+    await publish_jobs(bus, jobs(refs[1], [AiModel.MOTION]))
+    await run_until(worker, lambda: worker.completed == 1 and worker.stats[AiModel.MOTION].failures == 1)
+    assert blobs.reads["garbage/x.mp4"] == 1  # no retry can mend a corrupt file
+    [parked] = await messages(bus, DEAD_LETTER, 1)
+    assert parked.headers["dead-letter-error"].startswith("CorruptVideo: ")
+    assert await bus.lag(worker.group, ["video-jobs-standard"]) == {"video-jobs-standard": 0}
+
+
+async def test_a_publish_that_fails_is_retried_and_each_detection_lands_once_downstream(plant):
+    bus, blobs, refs = plant
+    flaky = FlakyDetections(bus, failures=2, lands=True)  # the worst case: each failed try did land
+    order: list[tuple[AiModel, int]] = []
+    worker = Worker(
+        seen=MemoryCache(),
+        bus=flaky,  # type: ignore[arg-type]
+        blobs=blobs,
+        models={
+            AiModel.MOTION: BrightSpot(AiModel.MOTION, order),
+            AiModel.INTRUSION: BrightSpot(AiModel.INTRUSION, order),
+        },
+        retry=QUICK,
+    )
+    await publish_jobs(bus, jobs(refs[0], [AiModel.MOTION, AiModel.INTRUSION], {AiModel.INTRUSION: Priority.STANDARD}))
+    await run_until(worker, lambda: worker.completed == 1)
+    assert len(order) == 2 * 3  # two models, analysed on each of the three tries
+    raw = await messages(bus, DETECTIONS, 4)  # motion landed on tries 1, 2 and 3; intrusion on try 3
+    assert Counter(m.message_id for m in raw) == {raw[0].message_id: 3, raw[3].message_id: 1}
+    handled: list[dict[str, Any]] = []
+
+    async def keep(message: BusMessage) -> None:
+        handled.append(json.loads(message.value))
+
+    downstream = asyncio.create_task(run_consumer(bus, [DETECTIONS], group="events", handler=keep, seen=MemoryCache()))
+    try:
+        for _ in range(100):
+            if await bus.lag("events", [DETECTIONS]) == {DETECTIONS: 0}:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        downstream.cancel()
+        await asyncio.gather(downstream, return_exceptions=True)
+    assert sorted(d["model"] for d in handled) == ["intrusion", "motion"]  # once each
+    assert worker.stats[AiModel.MOTION].jobs == 1  # counted once, not per try
+    assert await bus.lag(worker.group, ["video-jobs-standard"]) == {"video-jobs-standard": 0}
+
+
+async def test_a_publish_that_keeps_failing_dead_letters_the_job_and_the_worker_goes_on(plant):
+    bus, blobs, refs = plant
+    flaky = FlakyDetections(bus, failures=QUICK.max_attempts, lands=False)
+    order: list[tuple[AiModel, int]] = []
+    worker = Worker(
+        seen=MemoryCache(),
+        bus=flaky,  # type: ignore[arg-type]
+        blobs=blobs,
+        models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)},
+        retry=QUICK,
+        decode_threads=1,  # one job at a time: the first job takes every failure
+    )
+    [first] = jobs(refs[0], [AiModel.MOTION])
+    await publish_jobs(bus, [first])
+    await publish_jobs(bus, jobs(refs[1], [AiModel.MOTION]))
+    await run_until(worker, lambda: worker.completed == 1 and worker.stats[AiModel.MOTION].failures == 1)
+    [parked] = await messages(bus, DEAD_LETTER, 1)
+    assert json.loads(parked.value)["jobId"] == str(first.job_id)
+    assert parked.headers["dead-letter-error"] == "ServiceUnavailable: The bus did not acknowledge the message."
+    assert [d["segmentSequence"] for d in await detections(bus, 1)] == [refs[1].sequence]
+    assert await bus.lag(worker.group, ["video-jobs-standard"]) == {"video-jobs-standard": 0}

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from tests import factories
 from tests.conftest import make_settings
 from tests.unit.analytics.test_worker import BrightSpot, jobs, run_until
+from vms.adapters.cache.memory import MemoryCache
 from vms.analytics.jobs import publish_jobs
 from vms.analytics.worker import Worker
 from vms.api.app import create_app
@@ -132,7 +133,13 @@ async def test_the_worker_records_job_latency_outcomes_detections_and_its_lag(pl
     bus, blobs, refs = plant
     metrics = Metrics()
     order: list[tuple[AiModel, int]] = []
-    worker = Worker(bus=bus, blobs=blobs, models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)}, metrics=metrics)
+    worker = Worker(
+        seen=MemoryCache(),
+        bus=bus,
+        blobs=blobs,
+        models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)},
+        metrics=metrics,
+    )
     await publish_jobs(bus, jobs(refs[0], [AiModel.MOTION], priorities={AiModel.MOTION: Priority.HIGH}))
     lag = samples((await metrics.render()).decode(), "vms_bus_consumer_lag")
     assert lag[(("group", worker.group), ("topic", "video-jobs-high"))] == 1  # published, not yet consumed
@@ -151,7 +158,13 @@ async def test_a_failed_job_is_counted_as_failed_without_latency(plant):
     bus, blobs, refs = plant
     metrics = Metrics()
     order: list[tuple[AiModel, int]] = []
-    worker = Worker(bus=bus, blobs=blobs, models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)}, metrics=metrics)
+    worker = Worker(
+        seen=MemoryCache(),
+        bus=bus,
+        blobs=blobs,
+        models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)},
+        metrics=metrics,
+    )
     gone = refs[0].model_copy(update={"blob_key": "nowhere/x.mp4"})
     await publish_jobs(bus, jobs(gone, [AiModel.MOTION]))
     await publish_jobs(bus, jobs(refs[1], [AiModel.MOTION]))

@@ -11,7 +11,10 @@ guess would be wrong. Frames are letterboxed to the model input (grey 114 bars, 
 does) and boxes are mapped back to fractions of the original frame. Class names come from the
 constructor, else from the Ultralytics `names` metadata, else are the class indices.
 
-ONNX Runtime runs on CUDA when its CUDA provider is available, otherwise on CPU with a warning.
+Sessions come from the process's session cache (`analytics/sessions.py`): CUDA when ONNX Runtime
+offers it, otherwise CPU with one warning; frames of non-critical jobs are micro-batched with other
+jobs' frames through the model's shared batcher (`analytics/batching.py`) — one call for a dynamic
+batch axis, per-frame calls for a fixed batch of 1 — and CRITICAL jobs bypass the batch queue.
 """
 
 from __future__ import annotations
@@ -26,21 +29,15 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from vms.analytics.batching import model_batcher
 from vms.analytics.detect import Box
+from vms.analytics.gate import current_priority
+from vms.analytics.sessions import GatedSession, SessionCache, default_cache
 
 log = logging.getLogger(__name__)
 
 Layout = Literal["auto", "v8", "v5"]
 PAD_VALUE = 114
-
-
-def providers() -> list[str]:
-    """CUDA first when this ONNX Runtime build can use it, CPU always."""
-    available = ort.get_available_providers()
-    if "CUDAExecutionProvider" in available:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    log.warning("ONNX Runtime has no CUDA provider here (%s); detectors run on CPU", ", ".join(available))
-    return ["CPUExecutionProvider"]
 
 
 def letterbox(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, float, float, float]:
@@ -56,7 +53,7 @@ def letterbox(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, f
     return out, scale, float(left), float(top)
 
 
-def _names_from_metadata(session: ort.InferenceSession) -> list[str] | None:
+def _names_from_metadata(session: ort.InferenceSession | GatedSession) -> list[str] | None:
     raw = session.get_modelmeta().custom_metadata_map.get("names")
     if not raw:
         return None
@@ -88,17 +85,23 @@ class OnnxDetector:
         iou_threshold: float = 0.45,
         layout: Layout = "auto",
         input_size: tuple[int, int] = (640, 640),
+        cache: SessionCache | None = None,
     ) -> None:
         source: Any = model if isinstance(model, bytes) else str(model)
-        self.session = ort.InferenceSession(source, providers=providers())
-        self.providers: list[str] = self.session.get_providers()
-        inp = self.session.get_inputs()[0]
-        self.input_name: str = inp.name
-        shape = inp.shape
+        self.cache = cache or default_cache()
+        # Leased only to read the model's shape and names: between jobs the session may be evicted.
+        with self.cache.lease(source) as session:
+            self.providers: list[str] = session.get_providers()
+            inp = session.get_inputs()[0]
+            self.input_name: str = inp.name
+            shape = inp.shape
+            names = _names_from_metadata(session)
         # Dynamic axes come back as names or None: fall back to `input_size` (width, height).
         self.width = shape[3] if isinstance(shape[3], int) else input_size[0]
         self.height = shape[2] if isinstance(shape[2], int) else input_size[1]
-        self.class_names: list[str] | None = list(class_names) if class_names else _names_from_metadata(self.session)
+        self.batch_axis: int | str | None = shape[0]
+        self.class_names: list[str] | None = list(class_names) if class_names else names
+        self.batcher = model_batcher(source, cache=self.cache)
         self.keep_classes = set(classes) if classes else None
         self.min_score = min_score
         self.iou_threshold = iou_threshold
@@ -109,14 +112,17 @@ class OnnxDetector:
         return names[index] if names is not None and 0 <= index < len(names) else str(index)
 
     def detect(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[Box]]:
-        """Detections per RGB frame, best score first."""
-        return [self._one(np.asarray(frame)) for frame in frames]
-
-    def _one(self, frame: np.ndarray) -> list[Box]:
-        image, scale, pad_x, pad_y = letterbox(frame, self.width, self.height)
-        tensor = np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
-        output = np.asarray(self.session.run(None, {self.input_name: tensor})[0])
-        return self.decode(output, frame_size=(frame.shape[1], frame.shape[0]), scale=scale, pad=(pad_x, pad_y))
+        """Detections per RGB frame, best score first (batched with other jobs' frames unless CRITICAL)."""
+        images = [np.asarray(frame) for frame in frames]
+        prepared = [letterbox(image, self.width, self.height) for image in images]
+        tensors = [
+            np.ascontiguousarray(boxed.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0 for boxed, *_ in prepared
+        ]
+        outputs = self.batcher.submit(tensors, priority=current_priority())
+        return [
+            self.decode(output[0], frame_size=(image.shape[1], image.shape[0]), scale=scale, pad=(pad_x, pad_y))
+            for image, (_, scale, pad_x, pad_y), output in zip(images, prepared, outputs, strict=True)
+        ]
 
     def decode(
         self, output: np.ndarray, *, frame_size: tuple[int, int], scale: float, pad: tuple[float, float]

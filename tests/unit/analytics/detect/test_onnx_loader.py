@@ -15,6 +15,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from vms.analytics.detect.onnx_loader import OnnxDetector, letterbox
+from vms.analytics.sessions import SessionCache
 
 FRAME = np.zeros((480, 640, 3), np.uint8)  # letterboxed into 640×640: scale 1, 80 px bars top and bottom
 
@@ -146,8 +147,8 @@ def test_boxes_are_clipped_to_the_frame() -> None:
 
 
 def test_runs_on_cuda_when_available_else_cpu_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        detector = OnnxDetector(yolo_model(v8((320, 320, 10, 10, [0.9]))))
+    with caplog.at_level(logging.WARNING):  # a fresh cache: the CPU warning is given once per cache (process)
+        detector = OnnxDetector(yolo_model(v8((320, 320, 10, 10, [0.9]))), cache=SessionCache())
     if "CUDAExecutionProvider" in ort.get_available_providers():
         assert detector.providers[0] == "CUDAExecutionProvider"
     else:

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vms.analytics.detect.zones import zone_of
 from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, register
+from vms.analytics.sessions import default_cache
 from vms.kernel.ai_models import AiModel
 from vms.media.normalize import NormalizedClip
 
@@ -158,23 +159,30 @@ class AnprConfig(ModelConfig):
 
 @lru_cache(maxsize=2)
 def ocr_engine(use_cuda: bool = False) -> Any:
-    """RapidOCR with its packaged PP-OCR models opened by path (it never downloads); shared per process."""
+    """RapidOCR with its packaged PP-OCR models opened by path (it never downloads); shared per process.
+
+    RapidOCR builds its ONNX Runtime sessions itself; they are taken from the process's session
+    cache instead (pinned: the engine lives as long as the process), so they count in its memory
+    budget, get its providers and threads, and run through the device's priority gate.
+    """
     import rapidocr_onnxruntime
     from rapidocr_onnxruntime import RapidOCR
+    from rapidocr_onnxruntime.utils import infer_engine
 
     models = Path(rapidocr_onnxruntime.__file__).parent / "models"
-    return RapidOCR(
-        det_model_path=str(models / "ch_PP-OCRv4_det_infer.onnx"),
-        rec_model_path=str(models / "ch_PP-OCRv4_rec_infer.onnx"),
-        cls_model_path=str(models / "ch_ppocr_mobile_v2.0_cls_infer.onnx"),
-        # A 640×480 frame is read at its own size: the package default upscales its short side to 736.
-        det_limit_type="max",
-        det_limit_side_len=640,
-        det_use_cuda=use_cuda,
-        rec_use_cuda=use_cuda,
-        cls_use_cuda=use_cuda,
-        use_cls=False,  # plates are upright; the 180° classifier only costs time
-    )
+    with default_cache().intercept(infer_engine, cuda=use_cuda):
+        return RapidOCR(
+            det_model_path=str(models / "ch_PP-OCRv4_det_infer.onnx"),
+            rec_model_path=str(models / "ch_PP-OCRv4_rec_infer.onnx"),
+            cls_model_path=str(models / "ch_ppocr_mobile_v2.0_cls_infer.onnx"),
+            # A 640×480 frame is read at its own size: the package default upscales its short side to 736.
+            det_limit_type="max",
+            det_limit_side_len=640,
+            det_use_cuda=use_cuda,
+            rec_use_cuda=use_cuda,
+            cls_use_cuda=use_cuda,
+            use_cls=False,  # plates are upright; the 180° classifier only costs time
+        )
 
 
 def clean(text: str) -> str:
