@@ -6,10 +6,17 @@ into the console's HTML. Other paths that name a built file get that file; the r
 so the console's client-side routes (/cameras, /events …) survive a reload. Hashed assets
 (web/dist/assets/*) are cached for a year, index.html is revalidated on every load so a new build
 is picked up at once. Without a build, `/` says how to make one.
+
+Text files (JS, CSS, HTML, SVG, JSON) go gzip-compressed to browsers that accept it — about a third
+of the bytes. Each is compressed once per build (memoised by path, size and mtime); the API's own
+responses are not compressed here (a middleware would also buffer the event streams).
 """
 
 from __future__ import annotations
 
+import gzip
+import mimetypes
+from functools import lru_cache
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -20,6 +27,7 @@ DEFAULT_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"
 API_PREFIXES = ("api/", "api", "health", "docs", "redoc", "openapi.json")
 ASSETS_CACHE = "public, max-age=31536000, immutable"
 INDEX_CACHE = "no-cache"
+COMPRESSIBLE = (".js", ".css", ".html", ".svg", ".json", ".map", ".txt")
 
 NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>VMS Console not built</title></head>
@@ -35,6 +43,24 @@ It needs Node.js 18 or newer and npm.</p>
 def _is_api_path(path: str) -> bool:
     first = path.split("/", 1)[0]
     return path.startswith("api/") or first in API_PREFIXES
+
+
+@lru_cache(maxsize=256)
+def _gzipped(path: Path, _size: int, _mtime_ns: int) -> bytes:
+    """The file's bytes, gzip-compressed; size and mtime are part of the key so a new build is seen."""
+    return gzip.compress(path.read_bytes(), compresslevel=9, mtime=0)
+
+
+def _file(path: Path, request: Request, cache_control: str) -> Response:
+    """The file, compressed when it is text and the browser accepts gzip."""
+    headers = {"Cache-Control": cache_control, "Vary": "Accept-Encoding"}
+    if path.suffix in COMPRESSIBLE and "gzip" in request.headers.get("accept-encoding", ""):
+        stat = path.stat()
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        body = _gzipped(path, stat.st_size, stat.st_mtime_ns)
+        headers["Content-Encoding"] = "gzip"
+        return Response(body if request.method != "HEAD" else b"", media_type=media_type, headers=headers)
+    return FileResponse(path, headers=headers)
 
 
 def mount_console(app: FastAPI, dist: Path | None = None) -> None:
@@ -53,8 +79,8 @@ def mount_console(app: FastAPI, dist: Path | None = None) -> None:
             candidate = (root / path).resolve()
             if candidate.is_relative_to(root) and candidate.is_file() and candidate != index:
                 immutable = candidate.is_relative_to(root / "assets")
-                return FileResponse(candidate, headers={"Cache-Control": ASSETS_CACHE if immutable else INDEX_CACHE})
+                return _file(candidate, request, ASSETS_CACHE if immutable else INDEX_CACHE)
             if path.startswith("assets/") or "." in path.rsplit("/", 1)[-1]:
                 # A missing file (an old chunk after a new build) must not come back as HTML with status 200.
                 raise StarletteHTTPException(404, f"No file {request.url.path} in the console build.")
-        return FileResponse(index, headers={"Cache-Control": INDEX_CACHE})
+        return _file(index, request, INDEX_CACHE)

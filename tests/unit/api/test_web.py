@@ -58,6 +58,21 @@ async def test_hashed_assets_are_cached_for_a_year_and_other_files_revalidated(c
         assert r.headers["cache-control"] == "no-cache"
 
 
+async def test_text_files_go_gzipped_to_browsers_that_accept_it(container, dist):
+    script = "console.log('app');\n" * 200
+    (dist / "assets" / "big-def456.js").write_text(script)
+    async with await _client(_app(container, dist)) as http:
+        r = await http.get("/assets/big-def456.js", headers={"accept-encoding": "gzip"})
+        assert r.headers["content-encoding"] == "gzip" and "Accept-Encoding" in r.headers["vary"]
+        assert r.text == script  # httpx decodes it: the bytes are real gzip of the file
+        assert int(r.headers["content-length"]) < len(script) / 5
+        assert r.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+        r = await http.get("/assets/big-def456.js", headers={"accept-encoding": "identity"})
+        assert "content-encoding" not in r.headers and r.text == script
+        r = await http.get("/cameras", headers={"accept-encoding": "gzip, br"})
+        assert r.headers["content-encoding"] == "gzip" and "VMS Console" in r.text
+
+
 async def test_a_missing_asset_is_404_not_the_index_page(container, dist):
     async with await _client(_app(container, dist)) as http:
         r = await http.get("/assets/old-chunk-zzz.js")
