@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 const BUDGET_KB = 300;
 const dist = join(dirname(fileURLToPath(import.meta.url)), "..", "dist");
 const manifest = JSON.parse(readFileSync(join(dist, ".vite", "manifest.json"), "utf8"));
-const ROUTES = { "/sign-in": "src/auth/SignInPage.tsx", "/ (dashboard)": "src/pages/DashboardPage.tsx" };
+const ROUTES = { "/sign-in": "src/auth/SignInPage.tsx", "/ (dashboard)": "src/dashboard/DashboardPage.tsx" };
 
 function closure(key, seen = new Set()) {
   if (seen.has(key)) return seen;
@@ -23,6 +23,10 @@ const entry = Object.keys(manifest).find((k) => manifest[k].isEntry);
 const report = {};
 let worst = 0;
 for (const [route, source] of Object.entries(ROUTES)) {
+  if (!manifest[source]) {
+    console.error(`${source} (${route}) is not in the build's manifest: update ROUTES in scripts/first-route-size.mjs`);
+    process.exit(1);
+  }
   const keys = new Set([...closure(entry), ...closure(source)]);
   const files = [...keys].map((k) => manifest[k].file).filter((f) => f.endsWith(".js"));
   const bytes = files.reduce((sum, f) => sum + gz(f), 0);

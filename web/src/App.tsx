@@ -4,16 +4,20 @@ import { lazy, Suspense, type ReactNode } from "react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { BrowserRouter, Navigate, Route, Routes, useLocation, type Location } from "react-router-dom";
 import { ApiError } from "./api";
-import { useSession } from "./auth/useAuth";
+import { useMe, useSession } from "./auth/useAuth";
 import { AppShell } from "./shell/AppShell";
 import { Loading } from "./components/States";
 
 const SignInPage = lazy(() => import("./auth/SignInPage"));
-const DashboardPage = lazy(() => import("./pages/DashboardPage"));
-const CamerasPage = lazy(() => import("./pages/CamerasPage"));
-const InboxPage = lazy(() => import("./pages/InboxPage"));
+const DashboardPage = lazy(() => import("./dashboard/DashboardPage"));
+const CamerasPage = lazy(() => import("./cameras/CamerasPage"));
+const CameraPage = lazy(() => import("./cameras/CameraPage"));
+const InboxPage = lazy(() => import("./inbox/InboxPage"));
 const LivePage = lazy(() => import("./live/LivePage"));
 const PlaybackPage = lazy(() => import("./playback/PlaybackPage"));
+const ConfigPage = lazy(() => import("./config/ConfigPage"));
+const UsersPage = lazy(() => import("./admin/UsersPage"));
+const CustomersPage = lazy(() => import("./admin/CustomersPage"));
 const NotFoundPage = lazy(() => import("./pages/NotFoundPage"));
 
 /** Opt in to React Router v7 behaviour now, so the upgrade changes nothing. */
@@ -46,6 +50,14 @@ function SignInRoute() {
   return <SignInPage />;
 }
 
+/** Provider staff have no customer: their start page is the customers list, not a dashboard. */
+function HomePage() {
+  const me = useMe();
+  if (me.isPending) return <Loading />;
+  if (me.data?.role === "provider_admin") return <Navigate to="/settings/customers" replace />;
+  return <DashboardPage />;
+}
+
 export function AppRoutes() {
   return (
     <Suspense fallback={<Loading />}>
@@ -58,11 +70,15 @@ export function AppRoutes() {
             </RequireSession>
           }
         >
-          <Route index element={<DashboardPage />} />
+          <Route index element={<HomePage />} />
           <Route path="cameras" element={<CamerasPage />} />
+          <Route path="cameras/:id" element={<CameraPage />} />
           <Route path="events" element={<InboxPage />} />
           <Route path="live" element={<LivePage />} />
           <Route path="playback" element={<PlaybackPage />} />
+          <Route path="settings/config" element={<ConfigPage />} />
+          <Route path="settings/users" element={<UsersPage />} />
+          <Route path="settings/customers" element={<CustomersPage />} />
           <Route path="*" element={<NotFoundPage />} />
         </Route>
       </Routes>

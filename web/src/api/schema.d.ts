@@ -316,6 +316,26 @@ export interface paths {
         patch: operations["cameras-update_camera_group"];
         trace?: never;
     };
+    "/api/v1/camera-warnings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Fleet Warnings
+         * @description The customer's degradation warnings across cameras (optionally one model's), newest first.
+         */
+        get: operations["cameras-list_fleet_warnings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cameras": {
         parameters: {
             query?: never;
@@ -334,6 +354,114 @@ export interface paths {
          * @description Add a camera after probing its streams (unless probe is false) and checking its AI models.
          */
         post: operations["cameras-create_camera"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/discovery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Discoveries
+         * @description The customer's discovery jobs, newest first (without their results).
+         */
+        get: operations["cameras-list_discoveries"];
+        put?: never;
+        /**
+         * Start Discovery
+         * @description Start a discovery job: an address scan (CIDRs/ranges, at most 1,024 addresses) or ONVIF WS-Discovery.
+         *
+         *     Follow it at /events (SSE) or by polling; add what it finds with /devices/{index}/add.
+         */
+        post: operations["cameras-start_discovery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/discovery/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Discovery
+         * @description One job: status, progress and everything found so far (devices that are cameras already flagged).
+         */
+        get: operations["cameras-get_discovery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/discovery/{job_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Discovery
+         * @description Stop a queued or running job; what it found so far is kept. 409 when it has finished.
+         */
+        post: operations["cameras-cancel_discovery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/discovery/{job_id}/devices/{index}/add": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add Discovered Camera
+         * @description Add a found device as a camera in one call: identity and stream URLs read from the device with `auth`,
+         *     then probed and checked like any new camera. 409 when this result was added already.
+         */
+        post: operations["cameras-add_discovered_camera"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/discovery/{job_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream Discovery
+         * @description Server-Sent Events of one job: `snapshot` (the job with its results), then `progress`, `device` and a last
+         *     `done` (the job as it ended), after which the stream ends; comment keep-alives in between.
+         */
+        get: operations["cameras-stream_discovery"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -608,6 +736,242 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cameras/{camera_id}/ptz/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move Head
+         * @description Move the head: velocities (continuous, until stop or timeout_s), a position (absolute) or an offset.
+         */
+        post: operations["ptz-move_head"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/{camera_id}/ptz/presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Presets
+         * @description The positions stored in the camera, as it lists them.
+         */
+        get: operations["ptz-list_presets"];
+        put?: never;
+        /**
+         * Create Preset
+         * @description Store the head's current position as a new preset, or over `token`.
+         */
+        post: operations["ptz-create_preset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/{camera_id}/ptz/presets/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Preset
+         * @description Remove a preset from the camera.
+         */
+        delete: operations["ptz-delete_preset"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/{camera_id}/ptz/presets/{token}/goto": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Goto Preset
+         * @description Send the head to a preset (the camera's running tour stops).
+         */
+        post: operations["ptz-goto_preset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/{camera_id}/ptz/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Ptz Status
+         * @description Where the head points (normalised), whether it moves, and the tour driving it.
+         */
+        get: operations["ptz-get_ptz_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/{camera_id}/ptz/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop Head
+         * @description Stop pan, tilt and zoom (and the camera's running tour).
+         */
+        post: operations["ptz-stop_head"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/{camera_id}/ptz/tours": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Tours
+         * @description The camera's tours, by name, with which one runs.
+         */
+        get: operations["ptz-list_tours"];
+        put?: never;
+        /**
+         * Create Tour
+         * @description Add a tour; every preset it names must exist on the camera.
+         */
+        post: operations["ptz-create_tour"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/{camera_id}/ptz/tours/{tour_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Tour
+         * @description One tour: its steps, whether it runs and the step it is at.
+         */
+        get: operations["ptz-get_tour"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Tour
+         * @description Delete a tour (stopped first if it runs).
+         */
+        delete: operations["ptz-delete_tour"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Tour
+         * @description Rename a tour, replace its steps or change looping (a running tour uses them from its next step).
+         */
+        patch: operations["ptz-update_tour"];
+        trace?: never;
+    };
+    "/api/v1/cameras/{camera_id}/ptz/tours/{tour_id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Tour
+         * @description Walk the camera through the tour, server-side; the camera's other tour stops (one at a time).
+         */
+        post: operations["ptz-start_tour"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/{camera_id}/ptz/tours/{tour_id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop Tour
+         * @description Stop the tour where the head is; stopping a stopped tour is a no-op.
+         */
+        post: operations["ptz-stop_tour"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/{camera_id}/ptz/track": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Track Target
+         * @description Re-centre the camera on a box of its picture, or on an AI event's bounding box (one relative move).
+         */
+        post: operations["ptz-track_target"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cameras/{camera_id}/timeline": {
         parameters: {
             query?: never;
@@ -620,6 +984,26 @@ export interface paths {
          * @description A camera's recorded ranges, gaps and events over [start, end) — what a playback timeline draws.
          */
         get: operations["playback-get_camera_timeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/{camera_id}/warnings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Camera Warnings
+         * @description A camera's degradation warnings, newest first.
+         */
+        get: operations["cameras-list_camera_warnings"];
         put?: never;
         post?: never;
         delete?: never;
@@ -878,6 +1262,27 @@ export interface paths {
          * @description Return the node's overrides to exactly those of a version; recorded as a new version.
          */
         post: operations["config-rollback_customer_config"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Config History
+         * @description The caller's customer's configuration history from the document store, newest first (provider
+         *     staff: the system's).
+         */
+        get: operations["config-list_config_history"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1386,7 +1791,7 @@ export interface paths {
         };
         /**
          * Get Event Clip
-         * @description The event's 20 s clip (Bearer, or the signed URL from the event's `clipUrl`).
+         * @description The event's 20 s clip (Bearer, or the signed URL from the event's `clipUrl`); Range requests seek.
          */
         get: operations["events-get_event_clip"];
         put?: never;
@@ -1473,6 +1878,10 @@ export interface paths {
         /**
          * Escalate Event
          * @description Escalate to a ticket (201); an event that already has one answers it with 200.
+         *
+         *     With a ServiceNow or Jira integration the ticket is committed first, then delivered: the
+         *     answer carries the tracker's key and URL, or `syncError` if the tracker failed (the ticket
+         *     sync retries; the escalation is never lost).
          */
         post: operations["events-escalate_event"];
         delete?: never;
@@ -1662,6 +2071,28 @@ export interface paths {
         patch: operations["sites-update_node"];
         trace?: never;
     };
+    "/api/v1/ops/sla": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Sla
+         * @description Per model and priority over the last five minutes: job latency p50/p95/p99 against the SLA target,
+         *     throughput (segments/min) and failures — this process's jobs plus every worker heard from lately
+         *     (`sources` names them; a worker silent for 90 s is left out).
+         */
+        get: operations["ops-get_sla"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/playback/timeline": {
         parameters: {
             query?: never;
@@ -1846,6 +2277,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tickets/integration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Ticket Integration
+         * @description The customer's ticket system (built-in when none is configured); never the secret.
+         */
+        get: operations["tickets-get_ticket_integration"];
+        /**
+         * Put Ticket Integration
+         * @description Choose the ticket system and its connection; undelivered tickets are retried against it at once.
+         */
+        put: operations["tickets-put_ticket_integration"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tickets/integration/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Ticket Integration
+         * @description Try a connection: the body's settings before saving them (the stored secret fills an omitted
+         *     one), or the stored settings. 422 says what the tracker refused, or that nothing answered.
+         */
+        post: operations["tickets-test_ticket_integration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tickets/{ticket_id}": {
         parameters: {
             query?: never;
@@ -1868,6 +2344,26 @@ export interface paths {
          * @description Change status (open, in_progress, closed), assignee or description.
          */
         patch: operations["tickets-update_ticket"];
+        trace?: never;
+    };
+    "/api/v1/tickets/{ticket_id}/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sync Ticket
+         * @description Now, rather than at the next sync: deliver an undelivered ticket, or read a delivered one's status.
+         */
+        post: operations["tickets-sync_ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/users": {
@@ -2188,6 +2684,20 @@ export interface components {
             file: string;
         };
         /**
+         * Box
+         * @description A region of the frame: left, top, width, height as fractions of the frame (0..1, top-left origin).
+         */
+        Box: {
+            /** H */
+            h: number;
+            /** W */
+            w: number;
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+        };
+        /**
          * CameraAuth
          * @description Credentials for a camera's streams. Write-only: never returned, encrypted at rest.
          * @example {
@@ -2280,6 +2790,8 @@ export interface components {
          */
         CameraCreate: {
             auth?: components["schemas"]["CameraAuth"] | null;
+            /** @description The control interface, for device info and PTZ. */
+            device?: components["schemas"]["DeviceLink"] | null;
             /**
              * Enabled Models
              * @description AI models to run on this camera (licensed and compatible).
@@ -2381,6 +2893,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** @description The control interface (device info, PTZ), when known. */
+            device: components["schemas"]["DeviceLink"] | null;
             /** Enabled Models */
             enabled_models: components["schemas"]["AiModel"][];
             /** External Id */
@@ -2435,6 +2949,8 @@ export interface components {
          */
         CameraUpdate: {
             auth?: components["schemas"]["CameraAuth"] | null;
+            /** @description The control interface; null removes it. */
+            device?: components["schemas"]["DeviceLink"] | null;
             /** Enabled Models */
             enabled_models?: components["schemas"]["AiModel"][] | null;
             /** External Id */
@@ -2491,6 +3007,70 @@ export interface components {
             vod_master: string | null;
         };
         /**
+         * CameraWarningPage
+         * @description One page of warnings.
+         */
+        CameraWarningPage: {
+            /** Items */
+            items: components["schemas"]["CameraWarningRead"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
+        /**
+         * CameraWarningRead
+         * @description A camera stream that falls (or fell) short of an enabled model's requirement.
+         */
+        CameraWarningRead: {
+            /**
+             * Camera Id
+             * Format: uuid
+             */
+            camera_id: string;
+            /**
+             * Cleared At
+             * @description When the stream recovered; null while the warning stands.
+             */
+            cleared_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Measured
+             * @description Lines (short side), kbit/s or frames per second, as measured.
+             */
+            measured: number;
+            /**
+             * Message
+             * @description E.g. 'fps 8 < 15 required by fallen'.
+             */
+            message: string;
+            model: components["schemas"]["AiModel"];
+            /**
+             * Raised At
+             * Format: date-time
+             */
+            raised_at: string;
+            /** Required */
+            required: number;
+            requirement: components["schemas"]["Requirement"];
+            /**
+             * Stream
+             * @description The stream the model runs on: main or sub.
+             */
+            stream: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
          * ComponentHealth
          * @description One dependency's state.
          */
@@ -2527,6 +3107,37 @@ export interface components {
              * @description The node's version after the change (unchanged when nothing was saved).
              */
             version: number;
+        };
+        /**
+         * ConfigHistoryEntry
+         * @description One saved version as its history document holds it (config.history): who, when, why, the
+         *     node, the full values after the change and the change itself.
+         */
+        ConfigHistoryEntry: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Document */
+            document: {
+                [key: string]: unknown;
+            };
+            /**
+             * Id
+             * @description `{level}:{node id}:v{version}`, or `system:v{version}`.
+             */
+            id: string;
+        };
+        /**
+         * ConfigHistoryList
+         * @description A newest-first slice of history; pass the last entry's `at` as `until` for the next one.
+         */
+        ConfigHistoryList: {
+            /** Items */
+            items: components["schemas"]["ConfigHistoryEntry"][];
+            /** Limit */
+            limit: number;
         };
         /**
          * ConfigPatch
@@ -2710,6 +3321,264 @@ export interface components {
             trackingId: string;
         };
         /**
+         * DeviceLink
+         * @description Where the camera's control interface answers (device info, PTZ). It uses the camera's credentials.
+         * @example {
+         *       "kind": "onvif",
+         *       "url": "http://10.0.0.7/onvif/device_service"
+         *     }
+         */
+        DeviceLink: {
+            /**
+             * Kind
+             * @description onvif, hikvision (ISAPI), dahua (HTTP API) or rtsp (no control interface).
+             * @enum {string}
+             */
+            kind: "onvif" | "hikvision" | "dahua" | "rtsp";
+            /**
+             * Url
+             * @description http(s)://host[:port][/path], e.g. http://10.0.0.7/onvif/device_service or http://10.0.0.8:80.
+             */
+            url: string;
+        };
+        /**
+         * DiscoveredCameraAdd
+         * @description Add a found device as a camera: its streams are read from the device unless given.
+         */
+        DiscoveredCameraAdd: {
+            /** @description The camera account: used to read the device's streams and stored (encrypted) for them. */
+            auth?: components["schemas"]["CameraAuth"] | null;
+            /**
+             * Enabled Models
+             * @description AI models to run on this camera (licensed and compatible).
+             */
+            enabled_models?: components["schemas"]["AiModel"][];
+            /**
+             * Main Url
+             * @description Overrides the device's main stream.
+             */
+            main_url?: string | null;
+            /**
+             * Manufacturer
+             * @description Overrides what the device says.
+             */
+            manufacturer?: string | null;
+            /** Model */
+            model?: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Sub Url
+             * @description Overrides the device's sub stream.
+             */
+            sub_url?: string | null;
+            /**
+             * Tags
+             * @description Free tags (lower-cased, duplicates dropped).
+             */
+            tags?: string[];
+            /**
+             * Zone Id
+             * @description The zone the camera is in.
+             */
+            zone_id?: string | null;
+        };
+        /**
+         * DiscoveredDeviceRead
+         * @description One device a job found, what it told about itself, and whether it is a camera already.
+         */
+        DiscoveredDeviceRead: {
+            /**
+             * Camera Id
+             * @description The camera added from this result.
+             */
+            camera_id?: string | null;
+            /**
+             * Device Url
+             * @description Its control interface (ONVIF device service, ISAPI/HTTP API base).
+             */
+            device_url?: string | null;
+            /** Firmware */
+            firmware?: string | null;
+            /** Host */
+            host: string;
+            /**
+             * Index
+             * @description Its position in the job's results; use it to add the device.
+             */
+            index: number;
+            /**
+             * Kind
+             * @description The adapter to add it with.
+             * @enum {string}
+             */
+            kind: "onvif" | "hikvision" | "dahua" | "rtsp";
+            /**
+             * Known Camera Id
+             * @description A camera of yours already at this host, if any.
+             */
+            known_camera_id?: string | null;
+            /** Manufacturer */
+            manufacturer?: string | null;
+            /** Model */
+            model?: string | null;
+            /**
+             * Name
+             * @description The name the device announces (ONVIF scope).
+             */
+            name?: string | null;
+            /**
+             * Ports
+             * @description Open camera ports (scan).
+             */
+            ports?: number[];
+            /**
+             * Requires Auth
+             * @description The device asked for credentials before saying more.
+             * @default false
+             */
+            requires_auth: boolean;
+            /**
+             * Rtsp Url
+             * @description A stream URL, without credentials, when one is known.
+             */
+            rtsp_url?: string | null;
+            /**
+             * Scopes
+             * @description ONVIF scopes (WS-Discovery).
+             */
+            scopes?: string[];
+            /** Serial */
+            serial?: string | null;
+            /**
+             * Via
+             * @enum {string}
+             */
+            via: "ws-discovery" | "scan";
+        };
+        /**
+         * DiscoveryCreate
+         * @description A discovery job: an address scan of CIDRs/ranges, or ONVIF WS-Discovery (multicast and/or unicast).
+         */
+        DiscoveryCreate: {
+            /** @description scan: a device account sent (as digests only) to devices that ask, to read who they are. Used for this job only, never stored. */
+            credentials?: components["schemas"]["DiscoveryCredentials"] | null;
+            /**
+             * Method
+             * @description scan: connect to camera ports of every address and fingerprint what answers; ws-discovery: ONVIF WS-Discovery probes (multicast on the local segment, directed to `targets`).
+             * @enum {string}
+             */
+            method: "scan" | "ws-discovery";
+            /**
+             * Multicast
+             * @description ws-discovery: also probe the local segment by multicast.
+             * @default true
+             */
+            multicast: boolean;
+            /**
+             * Ports
+             * @description scan: the ports to try on each address (at most 16).
+             */
+            ports?: number[];
+            /**
+             * Targets
+             * @description scan (required): CIDRs, ranges and addresses, comma-separated, at most 1,024 addresses (10.0.0.0/24, 10.0.1.10-50, 10.0.2.7). ws-discovery (optional): hosts or host:port for directed probes, or IPv4 CIDRs/ranges.
+             * @example 10.0.0.0/24, 10.0.1.5
+             */
+            targets?: string | null;
+            /**
+             * Timeout S
+             * @description scan: per connect/fingerprint (1 s by default, at most 10); ws-discovery: how long answers are awaited (3 s by default, at most 30).
+             */
+            timeout_s?: number | null;
+        };
+        /**
+         * DiscoveryCredentials
+         * @description A device account tried on devices that ask for one, during this job only (never stored).
+         */
+        DiscoveryCredentials: {
+            /**
+             * Password
+             * Format: password
+             * @default
+             */
+            password: string;
+            /** Username */
+            username: string;
+        };
+        /**
+         * DiscoveryJobRead
+         * @description A discovery job: what it probes, how far it got, and what it found.
+         */
+        DiscoveryJobRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Devices Found */
+            devices_found: number;
+            /**
+             * Error
+             * @description Why it failed.
+             */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Hosts Done */
+            hosts_done: number;
+            /**
+             * Hosts Total
+             * @description Addresses to scan, or unicast targets probed.
+             */
+            hosts_total: number;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Method
+             * @enum {string}
+             */
+            method: "scan" | "ws-discovery";
+            /** Multicast */
+            multicast: boolean;
+            /** Ports */
+            ports: number[];
+            /**
+             * Progress
+             * @description Share done (0-1); for ws-discovery the share of the answer window.
+             */
+            progress: number;
+            /**
+             * Results
+             * @description What was found (in a single job's view; omitted from lists).
+             */
+            results?: components["schemas"]["DiscoveredDeviceRead"][] | null;
+            /** Started At */
+            started_at: string | null;
+            status: components["schemas"]["DiscoveryStatus"];
+            /**
+             * Targets
+             * @description The targets as given.
+             */
+            targets: string | null;
+            /** Timeout S */
+            timeout_s: number;
+            /**
+             * With Credentials
+             * @description Whether a device account was given (it is never stored).
+             */
+            with_credentials: boolean;
+        };
+        /**
+         * DiscoveryStatus
+         * @description Where a discovery job is in its life.
+         * @enum {string}
+         */
+        DiscoveryStatus: "queued" | "running" | "completed" | "failed" | "cancelled";
+        /**
          * EffectiveConfig
          * @description A node's effective configuration with provenance, and its own overrides.
          */
@@ -2783,6 +3652,11 @@ export interface components {
             /** Confidence */
             confidence: number;
             /**
+             * Correlationid
+             * @description The same object seen on adjacent cameras: the id of its trail's first event, shared by every event of the trail; null when not linked. Filter the inbox with ?correlation_id=.
+             */
+            correlationId?: string | null;
+            /**
              * Customerid
              * Format: uuid
              */
@@ -2801,6 +3675,11 @@ export interface components {
              */
             eventId: string;
             eventType: components["schemas"]["AiModel"];
+            /**
+             * Linkedeventids
+             * @description The trail's other events, oldest first (cross-camera correlation).
+             */
+            linkedEventIds?: string[];
             /**
              * Modelversion
              * @default 1
@@ -3383,6 +4262,116 @@ export interface components {
             row: number;
         };
         /**
+         * IntegrationCheck
+         * @description A passed connection test (a failed one answers 422 or 503 with what is wrong).
+         */
+        IntegrationCheck: {
+            /**
+             * Message
+             * @description What was reached.
+             */
+            message: string;
+            system: components["schemas"]["TicketSystemKind"];
+        };
+        /**
+         * IntegrationRead
+         * @description The customer's ticket system as configured (no secret, only whether one is stored).
+         */
+        IntegrationRead: {
+            /** Assignment Group */
+            assignment_group?: string | null;
+            /**
+             * Auth
+             * @default basic
+             * @enum {string}
+             */
+            auth: "basic" | "bearer";
+            /** Base Url */
+            base_url?: string | null;
+            /** Caller */
+            caller?: string | null;
+            /** Category */
+            category?: string | null;
+            /** Console Url */
+            console_url?: string | null;
+            /**
+             * Has Secret
+             * @description Whether a password or token is stored.
+             * @default false
+             */
+            has_secret: boolean;
+            /** Issue Type */
+            issue_type?: string | null;
+            /** Project Key */
+            project_key?: string | null;
+            system: components["schemas"]["TicketSystemKind"];
+            /** Updated At */
+            updated_at?: string | null;
+            /** Username */
+            username?: string | null;
+        };
+        /**
+         * IntegrationUpdate
+         * @description The customer's ticket system. Secrets are write-only: leave `secret` out to keep the stored one.
+         */
+        IntegrationUpdate: {
+            /**
+             * Assignment Group
+             * @description ServiceNow: assignment group.
+             */
+            assignment_group?: string | null;
+            /**
+             * Auth
+             * @description basic: user + password/API token; bearer: an OAuth or personal access token.
+             * @default basic
+             * @enum {string}
+             */
+            auth: "basic" | "bearer";
+            /**
+             * Base Url
+             * @description The tracker's base URL: https://acme.service-now.com, https://acme.atlassian.net.
+             */
+            base_url?: string | null;
+            /**
+             * Caller
+             * @description ServiceNow: caller_id (a user sys_id or user name).
+             */
+            caller?: string | null;
+            /**
+             * Category
+             * @description ServiceNow: incident category.
+             */
+            category?: string | null;
+            /**
+             * Console Url
+             * @description This console's address, for links from tickets back to events (default: as called).
+             */
+            console_url?: string | null;
+            /**
+             * Issue Type
+             * @description Jira: the issue type.
+             * @default Task
+             */
+            issue_type: string;
+            /**
+             * Project Key
+             * @description Jira: the project issues go to (e.g. SEC).
+             */
+            project_key?: string | null;
+            /**
+             * Secret
+             * @description Password, API token or bearer token; stored encrypted, never returned.
+             */
+            secret?: string | null;
+            /** @description builtin (no tracker), servicenow or jira. */
+            system: components["schemas"]["TicketSystemKind"];
+            /**
+             * Username
+             * @description ServiceNow user name, or the Jira account's email.
+             */
+            username?: string | null;
+        };
+        /**
          * Level
          * @description Where a value comes from, lowest precedence first; `default` is the built-in value.
          * @enum {string}
@@ -3567,6 +4556,79 @@ export interface components {
             /** Mfa Token */
             mfa_token: string;
         };
+        /**
+         * ModelSla
+         * @description One model at one priority over the window. `latency_counts` are per bucket of
+         *     `JOB_LATENCY_BUCKETS` (not cumulative), the last one for jobs slower than the largest bound.
+         */
+        ModelSla: {
+            /**
+             * Failed
+             * @description Jobs the model could not finish (unusable video, the model raised).
+             */
+            failed: number;
+            /**
+             * Failure Ratio
+             * @description failed / (ok + failed); null without jobs.
+             */
+            failure_ratio: number | null;
+            /**
+             * Latency Counts
+             * @description Finished jobs per latency bucket (published → detections out).
+             */
+            latency_counts: number[];
+            /**
+             * Model
+             * @description Analytics model key.
+             */
+            model: string;
+            /**
+             * Ok
+             * @description Jobs the model finished in the window.
+             */
+            ok: number;
+            /**
+             * P50 S
+             * @description Median job latency; null without finished jobs.
+             */
+            p50_s: number | null;
+            /**
+             * P95 S
+             * @description 95th percentile job latency.
+             */
+            p95_s: number | null;
+            /**
+             * P99 S
+             * @description 99th percentile job latency.
+             */
+            p99_s: number | null;
+            /**
+             * Priority
+             * @description Job priority (CRITICAL, HIGH, MEDIUM, STANDARD).
+             */
+            priority: string;
+            /**
+             * Segments Per Min
+             * @description Throughput: finished jobs per minute over the window.
+             */
+            segments_per_min: number;
+            /**
+             * Target S
+             * @description The SLA's response time for this priority.
+             */
+            target_s: number;
+            /**
+             * Within Target
+             * @description Share of finished jobs within the target (0-1).
+             */
+            within_target: number | null;
+        };
+        /**
+         * MoveMode
+         * @description How pan/tilt/zoom of a move are read.
+         * @enum {string}
+         */
+        MoveMode: "continuous" | "absolute" | "relative";
         /**
          * MultiTimelineRead
          * @description Several cameras over the same window: a synchronised playback view.
@@ -3755,6 +4817,20 @@ export interface components {
              */
             total: number;
         };
+        /** Page[DiscoveryJobRead] */
+        Page_DiscoveryJobRead_: {
+            /** Items */
+            items: components["schemas"]["DiscoveryJobRead"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /**
+             * Total
+             * @description Items matching the filter, across all pages.
+             */
+            total: number;
+        };
         /** Page[EventRead] */
         Page_EventRead_: {
             /** Items */
@@ -3801,6 +4877,20 @@ export interface components {
         Page_TicketRead_: {
             /** Items */
             items: components["schemas"]["TicketRead"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /**
+             * Total
+             * @description Items matching the filter, across all pages.
+             */
+            total: number;
+        };
+        /** Page[TourRead] */
+        Page_TourRead_: {
+            /** Items */
+            items: components["schemas"]["TourRead"][];
             /** Limit */
             limit: number;
             /** Offset */
@@ -3869,11 +4959,134 @@ export interface components {
             new_password: string;
         };
         /**
+         * PresetCreate
+         * @description Store the head's current position as a preset.
+         */
+        PresetCreate: {
+            /**
+             * Name
+             * @description The preset's name.
+             */
+            name: string;
+            /**
+             * Token
+             * @description Overwrite this preset; omitted: a new one.
+             */
+            token?: string | null;
+        };
+        /**
+         * PresetGoto
+         * @description Options of going to a preset.
+         */
+        PresetGoto: {
+            /**
+             * Speed
+             * @description Omitted: the camera's default (not every camera takes one).
+             */
+            speed?: number | null;
+        };
+        /**
+         * PresetRead
+         * @description A position stored in the camera.
+         */
+        PresetRead: {
+            /**
+             * Name
+             * @description Its name.
+             */
+            name: string;
+            /**
+             * Token
+             * @description The camera's id for it; use it to go to or remove it.
+             */
+            token: string;
+        };
+        /**
          * Priority
          * @description How urgently a model's jobs and events are handled; CRITICAL first.
          * @enum {string}
          */
         Priority: "CRITICAL" | "HIGH" | "MEDIUM" | "STANDARD";
+        /**
+         * PtzMove
+         * @description One move command: a velocity (continuous), a position (absolute) or an offset (relative).
+         * @example {
+         *       "mode": "continuous",
+         *       "pan": 0.5,
+         *       "timeout_s": 1
+         *     }
+         */
+        PtzMove: {
+            /** @description continuous | absolute | relative. */
+            mode: components["schemas"]["MoveMode"];
+            /**
+             * Pan
+             * @description continuous: -1..1 (left..right); absolute: -1..1; relative: -2..2 (full sweep).
+             * @default 0
+             */
+            pan: number;
+            /**
+             * Speed
+             * @description absolute and relative only; omitted: the camera's default.
+             */
+            speed?: number | null;
+            /**
+             * Tilt
+             * @description continuous: -1..1 (down..up); absolute: -1..1; relative: -2..2.
+             * @default 0
+             */
+            tilt: number;
+            /**
+             * Timeout S
+             * @description continuous only: the camera stops by itself after this long (a safety net for joysticks).
+             */
+            timeout_s?: number | null;
+            /**
+             * Zoom
+             * @description continuous: -1..1 (out..in); absolute: 0..1; relative: -1..1.
+             * @default 0
+             */
+            zoom: number;
+        };
+        /**
+         * PtzStatusRead
+         * @description Where the head points, whether it moves, and the tour driving it (if any).
+         */
+        PtzStatusRead: {
+            /**
+             * Moving
+             * @description Whether the camera says it is moving (some never say).
+             */
+            moving: boolean;
+            /** @description Absolute position, when the camera reports it. */
+            position: components["schemas"]["PtzVectorRead"] | null;
+            /**
+             * Tour Id
+             * @description The tour running on this camera.
+             */
+            tour_id?: string | null;
+        };
+        /**
+         * PtzVectorRead
+         * @description Pan, tilt, zoom in the normalised space.
+         */
+        PtzVectorRead: {
+            /**
+             * Pan
+             * @description -1..1, right positive.
+             */
+            pan: number;
+            /**
+             * Tilt
+             * @description -1..1, up positive.
+             */
+            tilt: number;
+            /**
+             * Zoom
+             * @description 0..1 for a position; a signed share of the range for an offset.
+             */
+            zoom: number;
+        };
         /**
          * RecordingHealth
          * @description Retention liveness, the disk forecast and per-camera coverage.
@@ -3934,6 +5147,12 @@ export interface components {
              */
             scope: "customer" | "all";
         };
+        /**
+         * Requirement
+         * @description What a stream can fall short of.
+         * @enum {string}
+         */
+        Requirement: "resolution" | "bitrate" | "fps";
         /**
          * Role
          * @description What a user is, which decides what they may do.
@@ -4002,6 +5221,11 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /**
+             * Kept By
+             * @description Why the recording mode keeps it (continuous, schedule, motion, combined with +); null: rolling buffer only, deleted after recording.buffer_minutes unless a hold covers it.
+             */
+            kept_by: string | null;
             /** Sequence */
             sequence: number;
             /** Source */
@@ -4078,6 +5302,33 @@ export interface components {
             total: components["schemas"]["CameraCounts"];
             /** @description Cameras in no zone. */
             unassigned: components["schemas"]["CameraCounts"];
+        };
+        /**
+         * SlaSnapshot
+         * @description Every model's SLA figures over the last `window_s` seconds, from the processes in `sources`.
+         */
+        SlaSnapshot: {
+            /**
+             * At
+             * Format: date-time
+             * @description When the snapshot was taken (UTC).
+             */
+            at: string;
+            /**
+             * Models
+             * @description One entry per model and priority that saw jobs in the window.
+             */
+            models: components["schemas"]["ModelSla"][];
+            /**
+             * Sources
+             * @description The processes whose jobs are counted (this one, workers' heartbeats).
+             */
+            sources: string[];
+            /**
+             * Window S
+             * @description The window the figures cover, in seconds.
+             */
+            window_s: number;
         };
         /**
          * SpanRead
@@ -4201,15 +5452,48 @@ export interface components {
             description: string;
             /** Event Id */
             event_id: string | null;
-            /** External Id */
+            /**
+             * External Id
+             * @description The tracker's id (ServiceNow sys_id, Jira key) once delivered.
+             */
             external_id: string | null;
+            /**
+             * External Key
+             * @description What people quote: INC0010001, SEC-24.
+             */
+            external_key?: string | null;
+            /**
+             * External Status
+             * @description The tracker's own status word at the last sync.
+             */
+            external_status?: string | null;
+            /**
+             * External Url
+             * @description Where the ticket opens in the tracker.
+             */
+            external_url?: string | null;
             /**
              * Id
              * Format: uuid
              */
             id: string;
+            /**
+             * Next Sync At
+             * @description When the ticket sync tries again.
+             */
+            next_sync_at?: string | null;
             priority: components["schemas"]["Priority"];
             status: components["schemas"]["TicketStatus"];
+            /**
+             * Sync Error
+             * @description Why delivery or the last sync failed; retried automatically.
+             */
+            sync_error?: string | null;
+            /**
+             * Synced At
+             * @description Last successful exchange with the tracker.
+             */
+            synced_at?: string | null;
             /**
              * System
              * @description Where the ticket lives: builtin, or an external tracker.
@@ -4226,6 +5510,12 @@ export interface components {
          * @enum {string}
          */
         TicketStatus: "open" | "in_progress" | "closed";
+        /**
+         * TicketSystemKind
+         * @description Where a customer's tickets live: this platform's own table, or their tracker.
+         * @enum {string}
+         */
+        TicketSystemKind: "builtin" | "servicenow" | "jira";
         /**
          * TicketUpdate
          * @description Change a ticket's status, assignee or description.
@@ -4376,6 +5666,192 @@ export interface components {
             token_type: string;
         };
         /**
+         * TourCreate
+         * @description A named sequence of presets the server walks the camera through.
+         * @example {
+         *       "loop": true,
+         *       "name": "Perimeter",
+         *       "steps": [
+         *         {
+         *           "dwell_s": 10,
+         *           "preset_token": "1"
+         *         },
+         *         {
+         *           "dwell_s": 15,
+         *           "preset_token": "2",
+         *           "speed": 0.5
+         *         }
+         *       ]
+         *     }
+         */
+        TourCreate: {
+            /**
+             * Loop
+             * @description Start again after the last step; false: stop there.
+             * @default true
+             */
+            loop: boolean;
+            /**
+             * Name
+             * @description Unique per camera.
+             */
+            name: string;
+            /**
+             * Steps
+             * @description 1-64 steps, in order.
+             */
+            steps: components["schemas"]["TourStep"][];
+        };
+        /**
+         * TourRead
+         * @description A tour and where it stands.
+         */
+        TourRead: {
+            /**
+             * Camera Id
+             * Format: uuid
+             */
+            camera_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Current Step
+             * @description Index of the step the camera was last sent to.
+             */
+            current_step: number | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Last Error
+             * @description Why the tour stopped by itself (device errors, interruption).
+             */
+            last_error: string | null;
+            /** Loop */
+            loop: boolean;
+            /** Name */
+            name: string;
+            /**
+             * Running
+             * @description Whether the server is walking the camera through it now.
+             */
+            running: boolean;
+            /**
+             * Stepped At
+             * @description When it was sent there.
+             */
+            stepped_at: string | null;
+            /** Steps */
+            steps: components["schemas"]["TourStep"][];
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /**
+         * TourStep
+         * @description One stop of a tour.
+         */
+        TourStep: {
+            /**
+             * Dwell S
+             * @description Seconds to stay after going there (travel time included).
+             */
+            dwell_s: number;
+            /**
+             * Preset Token
+             * @description The camera's own preset id (a number on Hikvision and Dahua, a token on ONVIF).
+             */
+            preset_token: string;
+            /**
+             * Speed
+             * @description Speed of the move to this preset; omitted: the camera's default.
+             */
+            speed?: number | null;
+        };
+        /**
+         * TourUpdate
+         * @description Rename a tour, replace its steps or change looping; a running tour uses them from its next step.
+         */
+        TourUpdate: {
+            /** Loop */
+            loop?: boolean | null;
+            /** Name */
+            name?: string | null;
+            /** Steps */
+            steps?: components["schemas"]["TourStep"][] | null;
+        };
+        /**
+         * TrackRead
+         * @description The relative move that was sent (all zero when the target was already centred).
+         */
+        TrackRead: {
+            /**
+             * Moved
+             * @description False when the target was inside the deadband and nothing was sent.
+             */
+            moved: boolean;
+            translation: components["schemas"]["PtzVectorRead"];
+        };
+        /**
+         * TrackRequest
+         * @description Re-centre the camera on a box, given directly or as an AI event's detection.
+         */
+        TrackRequest: {
+            /** @description The target in the current picture. */
+            box?: components["schemas"]["Box"] | null;
+            /**
+             * Event Id
+             * @description An event of this camera: its detection's bounding box.
+             */
+            event_id?: string | null;
+            /** @description Lens-dependent gains. */
+            gains?: components["schemas"]["TrackingGains"];
+            /**
+             * Zoom To Fraction
+             * @description Also zoom so the target fills this share of the frame height.
+             */
+            zoom_to_fraction?: number | null;
+        };
+        /**
+         * TrackingGains
+         * @description How far a relative move goes per unit of offset in the picture; they depend on the lens.
+         *
+         *     A relative pan of 2 is a full turn (360°) and a relative tilt of 1 is 90°, so a box at the frame's
+         *     edge (offset 0.5) needs half the field of view: pan gain = horizontal FOV / 180°, tilt gain =
+         *     vertical FOV / 90°. The defaults suit a dome at its wide end (60° × 34°). At tele zoom the view is
+         *     narrower and these gains overshoot; lower them, or rely on the next detection correcting it.
+         */
+        TrackingGains: {
+            /**
+             * Deadband
+             * @description Offsets from the centre smaller than this are left alone (no jitter).
+             * @default 0.03
+             */
+            deadband: number;
+            /**
+             * Pan
+             * @description Relative pan per unit of horizontal offset (HFOV / 180°).
+             * @default 0.33
+             */
+            pan: number;
+            /**
+             * Tilt
+             * @description Relative tilt per unit of vertical offset (VFOV / 90°).
+             * @default 0.38
+             */
+            tilt: number;
+            /**
+             * Zoom
+             * @description Share of the zoom range per doubling of magnification (about 1/log2(lens ratio)).
+             * @default 0.2
+             */
+            zoom: number;
+        };
+        /**
          * UrlsCreate
          * @description Which cameras and (optionally) which time range to get signed media URLs for.
          */
@@ -4439,6 +5915,11 @@ export interface components {
              */
             password: string;
             role: components["schemas"]["Role"];
+            /**
+             * Scope Node Ids
+             * @description Limit a Supervisor or Viewer to these sites/buildings/floors/zones; empty: the whole customer.
+             */
+            scope_node_ids?: string[];
         };
         /**
          * UserRead
@@ -4468,6 +5949,11 @@ export interface components {
             /** Mfa Enrolled */
             mfa_enrolled: boolean;
             role: components["schemas"]["Role"];
+            /**
+             * Scope Node Ids
+             * @description Tree nodes the user is limited to; empty: the whole customer.
+             */
+            scope_node_ids: string[];
             /** Tenant Id */
             tenant_id: string | null;
         };
@@ -4481,6 +5967,11 @@ export interface components {
             /** Is Active */
             is_active?: boolean | null;
             role?: components["schemas"]["Role"] | null;
+            /**
+             * Scope Node Ids
+             * @description Tree nodes the user is limited to; [] lifts the limit. Changing it signs the user out.
+             */
+            scope_node_ids?: string[] | null;
         };
         /** ValidationError */
         ValidationError: {
@@ -5103,6 +6594,43 @@ export interface operations {
             };
         };
     };
+    "cameras-list_fleet_warnings": {
+        parameters: {
+            query?: {
+                /** @description Only warnings not cleared yet; false adds the cleared ones. */
+                active?: boolean;
+                model?: components["schemas"]["AiModel"] | null;
+                /** @description Items per page. */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CameraWarningPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "cameras-list_cameras": {
         parameters: {
             query?: {
@@ -5166,6 +6694,203 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CameraRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cameras-list_discoveries": {
+        parameters: {
+            query?: {
+                /** @description Items per page. */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_DiscoveryJobRead_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cameras-start_discovery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DiscoveryCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiscoveryJobRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cameras-get_discovery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiscoveryJobRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cameras-cancel_discovery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiscoveryJobRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cameras-add_discovered_camera": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+                /** @description The result's index in the job. */
+                index: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DiscoveredCameraAdd"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CameraRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cameras-stream_discovery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
                 };
             };
             /** @description Validation Error */
@@ -5714,6 +7439,499 @@ export interface operations {
             };
         };
     };
+    "ptz-move_head": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PtzMove"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-list_presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PresetRead"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-create_preset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PresetCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PresetRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-delete_preset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+                /** @description The preset's token (its id on the camera). */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-goto_preset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+                /** @description The preset's token (its id on the camera). */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PresetGoto"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-get_ptz_status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PtzStatusRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-stop_head": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-list_tours": {
+        parameters: {
+            query?: {
+                /** @description Items per page. */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_TourRead_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-create_tour": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TourCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TourRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-get_tour": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+                tour_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TourRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-delete_tour": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+                tour_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-update_tour": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+                tour_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TourUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TourRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-start_tour": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+                tour_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TourRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-stop_tour": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+                tour_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TourRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "ptz-track_target": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrackRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "playback-get_camera_timeline": {
         parameters: {
             query: {
@@ -5738,6 +7956,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TimelineRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cameras-list_camera_warnings": {
+        parameters: {
+            query?: {
+                /** @description Only warnings not cleared yet; false adds the cleared ones. */
+                active?: boolean;
+                /** @description Items per page. */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CameraWarningPage"];
                 };
             };
             /** @description Validation Error */
@@ -6328,6 +8584,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConfigChangeResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "config-list_config_history": {
+        parameters: {
+            query?: {
+                /** @description Only changes of this level. */
+                level?: components["schemas"]["Level"] | null;
+                /** @description Only changes of this site or camera (with level). */
+                node_id?: string | null;
+                /** @description Changes at or after this time. */
+                since?: string | null;
+                /** @description Changes before this time (the next page's cursor). */
+                until?: string | null;
+                /** @description Entries per answer. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigHistoryList"];
                 };
             };
             /** @description Validation Error */
@@ -7232,6 +9528,8 @@ export interface operations {
                 tag?: string | null;
                 /** @description Text in notes or the object class. */
                 q?: string | null;
+                /** @description One object's trail across cameras: the events sharing this correlationId. */
+                correlation_id?: string | null;
                 /** @description Items per page. */
                 limit?: number;
                 /** @description Items to skip. */
@@ -7990,6 +10288,26 @@ export interface operations {
             };
         };
     };
+    "ops-get_sla": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlaSnapshot"];
+                };
+            };
+        };
+    };
     "playback-get_multi_timeline": {
         parameters: {
             query: {
@@ -8310,6 +10628,92 @@ export interface operations {
             };
         };
     };
+    "tickets-get_ticket_integration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntegrationRead"];
+                };
+            };
+        };
+    };
+    "tickets-put_ticket_integration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IntegrationUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntegrationRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "tickets-test_ticket_integration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["IntegrationUpdate"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntegrationCheck"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "tickets-get_ticket": {
         parameters: {
             query?: never;
@@ -8355,6 +10759,37 @@ export interface operations {
                 "application/json": components["schemas"]["TicketUpdate"];
             };
         };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "tickets-sync_ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ticket_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
         responses: {
             /** @description Successful Response */
             200: {

@@ -6,12 +6,19 @@ import { useMe, useSignOut } from "../auth/useAuth";
 import { useTheme } from "../theme";
 import { Loading } from "../components/States";
 
-const NAV = [
-  { to: "/", label: "Dashboard", end: true },
-  { to: "/cameras", label: "Cameras", end: false },
-  { to: "/live", label: "Live", end: false },
-  { to: "/playback", label: "Playback", end: false },
-  { to: "/events", label: "Events", end: false },
+type Role = "provider_admin" | "admin" | "supervisor" | "viewer";
+const CUSTOMER: Role[] = ["admin", "supervisor", "viewer"];
+
+/** Each entry lists the roles that may use it (docs/security.md), so the nav offers nothing else. */
+const NAV: { to: string; label: string; end: boolean; roles: Role[] }[] = [
+  { to: "/", label: "Dashboard", end: true, roles: CUSTOMER },
+  { to: "/cameras", label: "Cameras", end: false, roles: CUSTOMER },
+  { to: "/live", label: "Live", end: false, roles: CUSTOMER },
+  { to: "/playback", label: "Playback", end: false, roles: CUSTOMER },
+  { to: "/events", label: "Events", end: false, roles: CUSTOMER },
+  { to: "/settings/config", label: "Configuration", end: false, roles: ["provider_admin", "admin", "supervisor"] },
+  { to: "/settings/users", label: "Users", end: false, roles: ["admin"] },
+  { to: "/settings/customers", label: "Customers", end: false, roles: ["provider_admin"] },
 ];
 
 export function AppShell() {
@@ -57,7 +64,7 @@ export function AppShell() {
       </header>
       <nav id="main-nav" aria-label="Main" className={menuOpen ? "nav open" : "nav"}>
         <ul>
-          {NAV.map((n) => (
+          {NAV.filter((n) => me.data && n.roles.includes(me.data.role)).map((n) => (
             <li key={n.to}>
               <NavLink to={n.to} end={n.end}>
                 {n.label}

@@ -20,17 +20,31 @@ export function problem(status: number, title: string, detail: string): Response
   return json({ type: "about:blank", title, status, detail, request_id: "req-1" }, status);
 }
 
+export const MULTIPART = "(multipart upload)";
+
+/** JSON bodies parsed; anything else kept as its text. */
+function parseBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 export function fakeApi(handlers: Record<string, Handler>) {
   const calls: Call[] = [];
   const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = input instanceof Request ? input : new Request(input, init);
     const url = new URL(request.url);
-    const text = request.method === "GET" || request.method === "HEAD" ? "" : await request.text();
+    // jsdom's File cannot be streamed by Node's fetch, so an upload's body is not read: tests see
+    // MULTIPART and check the FormData they built (e.g. by spying on FormData.prototype.append).
+    const multipart = request.headers.get("content-type")?.startsWith("multipart/form-data");
+    const text = request.method === "GET" || request.method === "HEAD" || multipart ? "" : await request.text();
     const call: Call = {
       method: request.method,
       path: url.pathname,
       query: url.searchParams,
-      body: text ? JSON.parse(text) : undefined,
+      body: multipart ? MULTIPART : text ? parseBody(text) : undefined,
       authorization: request.headers.get("authorization"),
     };
     calls.push(call);

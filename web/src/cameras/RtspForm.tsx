@@ -1,13 +1,14 @@
 // Add a camera by RTSP address: the server probes the stream (a few seconds) and answers with what
 // it measured, or with a problem+json saying why not (unreachable, refused credentials, codec…).
 import { useState, type FormEvent } from "react";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { api, ApiError, unwrap, type CameraRead } from "../api";
 import { keys } from "../api/queries";
 import { ProblemMessage } from "../components/States";
-import { StatusBadge } from "../components/StatusBadge";
+import { ModelChecklist, ProbeResult, ZoneSelect } from "./fields";
+import type { AiModel } from "./queries";
 
-export default function AddCameraPanel({ onClose }: { onClose: () => void }) {
+export default function RtspForm({ onClose }: { onClose: () => void }) {
   const client = useQueryClient();
   const [name, setName] = useState("");
   const [mainUrl, setMainUrl] = useState("");
@@ -15,12 +16,8 @@ export default function AddCameraPanel({ onClose }: { onClose: () => void }) {
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [zoneId, setZoneId] = useState("");
+  const [models, setModels] = useState<AiModel[]>([]);
   const [probe, setProbe] = useState(true);
-
-  const zones = useQuery({
-    queryKey: ["nodes", "zones"],
-    queryFn: async () => unwrap(await api.GET("/api/v1/nodes", { params: { query: { kind: "zone", limit: 500 } } })),
-  });
 
   const create = useMutation({
     mutationFn: async (): Promise<CameraRead> =>
@@ -32,6 +29,7 @@ export default function AddCameraPanel({ onClose }: { onClose: () => void }) {
             sub_url: subUrl.trim() || null,
             zone_id: zoneId || null,
             auth: username ? { method: "basic", username, password: password || null } : null,
+            enabled_models: models,
             probe,
           },
         }),
@@ -54,11 +52,23 @@ export default function AddCameraPanel({ onClose }: { onClose: () => void }) {
     setSubUrl("");
   };
 
-  if (create.isSuccess) return <ProbeResult camera={create.data} onAnother={reset} onClose={onClose} />;
+  if (create.isSuccess)
+    return (
+      <ProbeResult camera={create.data}>
+        <div className="row">
+          <button type="button" className="primary" onClick={reset}>
+            Add another
+          </button>
+          <button type="button" onClick={onClose}>
+            Done
+          </button>
+        </div>
+      </ProbeResult>
+    );
 
   return (
     <form className="panel add-camera" onSubmit={submit} aria-labelledby="add-title">
-      <h2 id="add-title">Add a camera</h2>
+      <h2 id="add-title">Add a camera by its RTSP address</h2>
       <label>
         Name
         <input required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} autoFocus />
@@ -94,17 +104,8 @@ export default function AddCameraPanel({ onClose }: { onClose: () => void }) {
           <input type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
         </label>
       </div>
-      <label>
-        Zone
-        <select value={zoneId} onChange={(e) => setZoneId(e.target.value)}>
-          <option value="">No zone</option>
-          {zones.data?.items.map((z) => (
-            <option key={z.id} value={z.id}>
-              {z.path.join(" › ")}
-            </option>
-          ))}
-        </select>
-      </label>
+      <ZoneSelect value={zoneId} onChange={setZoneId} />
+      <ModelChecklist value={models} onChange={setModels} />
       <label className="check">
         <input type="checkbox" checked={probe} onChange={(e) => setProbe(e.target.checked)} />
         Probe the stream now (recommended: checks the address and measures codec, resolution and bitrate)
@@ -119,47 +120,5 @@ export default function AddCameraPanel({ onClose }: { onClose: () => void }) {
         </button>
       </div>
     </form>
-  );
-}
-
-function ProbeResult({ camera, onAnother, onClose }: { camera: CameraRead; onAnother: () => void; onClose: () => void }) {
-  const s = camera.main_stream;
-  return (
-    <section className="panel probe-result" aria-labelledby="probe-title" data-testid="probe-result">
-      <h2 id="probe-title">Added “{camera.name}”</h2>
-      <p>
-        Status: <StatusBadge status={camera.status} />
-      </p>
-      {s ? (
-        <dl className="facts">
-          <dt>Codec</dt>
-          <dd>{s.codec.toUpperCase()}</dd>
-          <dt>Resolution</dt>
-          <dd>
-            {s.width}×{s.height}
-          </dd>
-          <dt>Frame rate</dt>
-          <dd>{s.fps ? `${s.fps.toFixed(1)} fps` : "unknown"}</dd>
-          <dt>Bitrate</dt>
-          <dd>{s.bitrate_kbps} kbit/s</dd>
-          {s.gop_s != null && (
-            <>
-              <dt>Keyframe interval</dt>
-              <dd>{s.gop_s.toFixed(1)} s</dd>
-            </>
-          )}
-        </dl>
-      ) : (
-        <p>The stream was not probed; use “Probe” on the camera later to check it.</p>
-      )}
-      <div className="row">
-        <button type="button" className="primary" onClick={onAnother}>
-          Add another
-        </button>
-        <button type="button" onClick={onClose}>
-          Done
-        </button>
-      </div>
-    </section>
   );
 }

@@ -1,14 +1,15 @@
-// Cameras: the location tree with status counts, a filtered and paged camera list, and adding a
-// camera by its RTSP address (the panel loads on demand).
+// Cameras: the location tree with status counts, a filtered and paged camera list (each name opens
+// the camera page), and adding cameras by RTSP address, discovery or import (loaded on demand).
 import { lazy, Suspense, useState } from "react";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { useSearchParams } from "react-router-dom";
+import { Link, useSearchParams } from "react-router-dom";
 import { api, unwrap, type CameraRead, type CameraStatus, type NodeTree } from "../api";
 import { keys, useSiteTree } from "../api/queries";
 import { canOperate, useMe } from "../auth/useAuth";
 import { CountBadges, StatusBadge } from "../components/StatusBadge";
 import { EmptyState, ErrorState, Loading } from "../components/States";
 import { Pager } from "../components/Pager";
+import { parseAddTab } from "./addTabs";
 
 const AddCameraPanel = lazy(() => import("./AddCameraPanel"));
 const PAGE = 25;
@@ -21,13 +22,14 @@ export default function CamerasPage() {
   const status = (params.get("status") as CameraStatus | null) || undefined;
   const nodeId = params.get("node") || undefined;
   const offset = Number(params.get("offset") ?? 0) || 0;
-  const adding = params.get("add") === "1";
+  const adding = parseAddTab(params.get("add"));
   const [text, setText] = useState(q);
 
   const update = (changes: Record<string, string | undefined>) => {
     const next = new URLSearchParams(params);
     for (const [k, v] of Object.entries(changes)) (v ? next.set(k, v) : next.delete(k));
-    if (!("offset" in changes)) next.delete("offset"); // a new filter starts at page one
+    if (!("offset" in changes) && !("add" in changes)) next.delete("offset"); // a new filter starts at page one
+    if (changes.add === undefined && "add" in changes) next.delete("job"); // closing the panel forgets the discovery job
     setParams(next, { replace: true });
   };
 
@@ -49,14 +51,14 @@ export default function CamerasPage() {
       <div className="page-head">
         <h1 id="cameras-title">Cameras</h1>
         {canOperate(me.data) && (
-          <button type="button" className="primary" onClick={() => update({ add: adding ? undefined : "1" })}>
+          <button type="button" className="primary" onClick={() => update({ add: adding ? undefined : "rtsp" })}>
             {adding ? "Close" : "Add camera"}
           </button>
         )}
       </div>
       {adding && (
         <Suspense fallback={<Loading />}>
-          <AddCameraPanel onClose={() => update({ add: undefined })} />
+          <AddCameraPanel tab={adding} onTab={(t) => update({ add: t })} onClose={() => update({ add: undefined })} />
         </Suspense>
       )}
       <div className="split">
@@ -112,7 +114,7 @@ export default function CamerasPage() {
               <EmptyState title="No cameras yet">
                 <p>
                   {canOperate(me.data)
-                    ? "Use “Add camera” and give its RTSP address; the server probes the stream and shows what it found."
+                    ? "Use “Add camera”: give an RTSP address, discover cameras on the network, or import a sheet. The server probes each stream and shows what it found."
                     : "An Admin or Supervisor of your organisation can add cameras."}
                 </p>
               </EmptyState>
@@ -157,7 +159,9 @@ function CameraTable({ items }: { items: CameraRead[] }) {
         <tbody>
           {items.map((c) => (
             <tr key={c.id} data-testid="camera-row">
-              <th scope="row">{c.name}</th>
+              <th scope="row">
+                <Link to={`/cameras/${c.id}`}>{c.name}</Link>
+              </th>
               <td>
                 <StatusBadge status={c.status} />
               </td>
@@ -197,7 +201,7 @@ function SiteTreePanel({ selected, onSelect }: { selected?: string; onSelect: (i
             <TreeNode key={n.id} node={n} selected={selected} onSelect={onSelect} />
           ))}
           {tree.data.sites.length === 0 && (
-            <li className="muted">No sites yet. Sites, buildings, floors and zones are added through the API for now.</li>
+            <li className="muted">No sites yet. Sites, buildings, floors and zones are added through the API (POST /api/v1/nodes) for now.</li>
           )}
           {tree.data.unassigned.camera_count > 0 && (
             <li className="muted">
