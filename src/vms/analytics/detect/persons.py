@@ -15,15 +15,11 @@ class predictor's 3834 outputs = 1917 anchors × 2 confirm the single class.) Wh
 OpenCV DNN is missing, OpenCV's HOG people detector takes over: slower and weaker, but it needs
 nothing beyond OpenCV. `backend` says which one runs.
 
-The 300×300 input limits it to people taller than about 60 px in a 480-line frame; `tiles`
-adds overlapping magnified crops (2: left/right halves, 4: quadrants) merged by NMS, trading time
-for recall. Measured on the team's 2-core CPU box, 640×480, on the hand-annotated vtest frames
-(tests/scenes/intrusion/vtest.json, IoU ≥ 0.5, score ≥ 0.4):
-
-    tiles=1  ≈ 60–80 ms/frame    precision 0.94  recall 0.54
-    tiles=2  ≈ 170 ms/frame      precision 0.91  recall 0.71
-    tiles=4  ≈ 270 ms/frame      precision 0.88  recall 0.79
-    HOG      ≈ 160 ms/frame      (fallback; far weaker on these small people)
+The 300×300 input limits it to people taller than about 60 px in a 480-line frame; `tiles` n
+also runs it on an n×n grid of overlapping, magnified crops (`tiling.py`) and merges the boxes,
+trading time for recall. Measured with the scene evaluations (intrusion: the hand-annotated vtest
+frames, IoU ≥ 0.5, score ≥ 0.4): recall 0.54 / 0.71 / 0.89 for tiles 1 / 2 / 3 at ≈ 1 : 4 : 8 the
+time — table in docs/analytics.md. HOG is far weaker on these small people (≈ 160 ms/frame).
 """
 
 from __future__ import annotations
@@ -38,27 +34,18 @@ from typing import Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from vms.analytics.detect import Box
 from vms.analytics.detect.onnx_loader import OnnxDetector
+from vms.analytics.detect.tiling import Tile, grid, merge_tiles
+from vms.analytics.gate import current_priority
+from vms.analytics.sessions import CPU, default_cache
 
 log = logging.getLogger(__name__)
 
 Backend = Literal["auto", "ssdlite", "hog"]
-Tiles = Literal[1, 2, 4]
-# Overlapping crops (x, y, w, h as frame fractions) run besides the whole frame: each is magnified
-# before the 300×300 input, so smaller people are found. Overlap > one far person's width.
-TILINGS: dict[int, list[tuple[float, float, float, float]]] = {
-    1: [],
-    2: [(0.0, 0.0, 0.5625, 1.0), (0.4375, 0.0, 0.5625, 1.0)],
-    4: [
-        (0.0, 0.0, 0.5625, 0.5625),
-        (0.4375, 0.0, 0.5625, 0.5625),
-        (0.0, 0.4375, 0.5625, 0.5625),
-        (0.4375, 0.4375, 0.5625, 0.5625),
-    ],
-}
+Tiles = Literal[1, 2, 3]  # n×n tiles besides the whole frame; 1 = the whole frame only
 TEXT_GRAPH = Path(__file__).with_name("ssdlite_person.pbtxt.gz")
 SSD_SIZE = 300
 
@@ -116,44 +103,40 @@ class PersonDetector:
         return net
 
     def detect(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[Box]]:
-        """People in each RGB frame (N×H×W×3 or a sequence of H×W×3), best score first."""
+        """People in each RGB frame (N×H×W×3 or a sequence of H×W×3), best score first, tiled as configured."""
+        return self._detect(frames, grid(self.tiles))
+
+    def detect_whole(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[Box]]:
+        """Like `detect` but on the whole frames only: for crops that are already magnified (fallen's search)."""
+        return self._detect(frames, grid(1))
+
+    def _detect(self, frames: np.ndarray | Sequence[np.ndarray], tiles: list[Tile]) -> list[list[Box]]:
         images = [np.ascontiguousarray(f) for f in frames]
         if not images:
             return []
-        crops = [(0.0, 0.0, 1.0, 1.0), *TILINGS[self.tiles]]
         parts: list[np.ndarray] = []
         for image in images:
             height, width = image.shape[:2]
-            for x, y, w, h in crops:
-                x0, y0 = round(x * width), round(y * height)
-                parts.append(image[y0 : y0 + round(h * height), x0 : x0 + round(w * width)])
+            for t in tiles:
+                x0, y0 = round(t.x * width), round(t.y * height)
+                parts.append(image[y0 : y0 + round(t.h * height), x0 : x0 + round(t.w * width)])
         found: list[list[Box]] = []
         if self._net is not None:
             for start in range(0, len(parts), self.batch):
                 found.extend(self._ssd(parts[start : start + self.batch]))
         else:
             found = [self._hog_one(part) for part in parts]
-        if len(crops) == 1:
+        if len(tiles) == 1:
             return found
-        return [self._merge(crops, found[i * len(crops) : (i + 1) * len(crops)]) for i in range(len(images))]
-
-    def _merge(self, crops: list[tuple[float, float, float, float]], found: list[list[Box]]) -> list[Box]:
-        """Boxes of the whole frame and its tiles, mapped to the frame, duplicates suppressed (NMS)."""
-        boxes = [
-            Box(x + b.x * w, y + b.y * h, b.w * w, b.h * h, b.score, b.label)
-            for (x, y, w, h), part in zip(crops, found, strict=True)
-            for b in part
-        ]
-        if not boxes:
-            return []
-        keep = cv2.dnn.NMSBoxes([list(b.xywh) for b in boxes], [b.score for b in boxes], self.min_score, 0.45)
-        return sorted((boxes[i] for i in np.asarray(keep).reshape(-1)), key=lambda b: -b.score)
+        return merge_tiles([found[i * len(tiles) : (i + 1) * len(tiles)] for i in range(len(images))], tiles)
 
     def _ssd(self, images: list[np.ndarray]) -> list[list[Box]]:
         assert self._net is not None
         # The graph was trained on RGB and our frames are RGB: no channel swap. It normalises itself.
         blob = cv2.dnn.blobFromImages(images, 1.0, (SSD_SIZE, SSD_SIZE), swapRB=False)
-        with self._lock:
+        # OpenCV DNN uses every core, like an ONNX Runtime CPU session: it takes the CPU's priority gate
+        # too, so a CRITICAL job's detector never queues behind other models' inference.
+        with default_cache().gate((CPU,)).slot(current_priority()), self._lock:
             self._net.setInput(blob)
             rows = self._net.forward().reshape(-1, 7)  # [image, class, score, x1, y1, x2, y2] (fractions)
         found: list[list[Box]] = [[] for _ in images]
@@ -188,11 +171,19 @@ class PersonDetector:
 class PersonDetectorOptions(BaseModel):
     """Config fields of every model built on the person detector (intrusion, crowd)."""
 
-    tiles: Literal[1, 2, 4] = Field(
+    tiles: Tiles = Field(
         1,
-        description="Extra overlapping crops per detection frame (2: halves, 4: quadrants) to find smaller, "
-        "farther people; each costs one more detector run.",
+        description="Also run the person detector on n×n overlapping magnified tiles of each detection frame "
+        "(1: whole frame only; 2: +4 tiles; 3: +9 tiles) to find smaller, farther people; every tile is one "
+        "more detector run (figures in docs/analytics.md).",
     )
+
+    @field_validator("tiles", mode="before")
+    @classmethod
+    def _quadrants(cls, value: object) -> object:
+        # Before n×n tiling, 4 meant quadrants: the 2×2 grid now. Stored configs keep validating.
+        return 2 if value == 4 else value
+
     onnx_weights: str | None = Field(
         None,
         max_length=1024,

@@ -60,12 +60,24 @@ def test_ssdlite_finds_the_annotated_pedestrians_of_vtest(detector: PersonDetect
             assert box.label == "person" and box.score >= 0.4
 
 
-def test_tiles_find_smaller_people_at_a_small_cost_in_precision(detector: PersonDetector) -> None:
-    # Measured: quadrant tiles raise recall to 0.79 (22 of 28) at precision 0.88.
+def test_tiles_find_smaller_people_at_no_cost_in_precision(detector: PersonDetector) -> None:
+    # Measured on the 5 annotated frames (28 people): tiles=1 recall 0.54 (15), tiles=2 0.71 (20),
+    # tiles=3 0.89 (25); precision 0.94 / 0.95 / 0.96. The people gained are the far, small ones.
     _, base_recall, _ = _score(detector)
-    precision, recall, _ = _score(PersonDetector(min_score=0.4, tiles=4))
-    assert recall >= base_recall + 0.15
-    assert precision >= 0.8
+    two_precision, two_recall, _ = _score(PersonDetector(min_score=0.4, tiles=2))
+    three_precision, three_recall, found = _score(PersonDetector(min_score=0.4, tiles=3))
+    assert two_recall >= base_recall + 0.15
+    assert three_recall >= two_recall + 0.1
+    assert min(two_precision, three_precision) >= 0.85
+    for boxes in found:  # merged boxes stay inside the frame
+        for box in boxes:
+            assert box.x >= 0 and box.y >= 0 and box.x + box.w <= 1 + 1e-6 and box.y + box.h <= 1 + 1e-6
+
+
+def test_whole_frame_detection_ignores_tiles() -> None:
+    frames = footage.frames([0])
+    tiled = PersonDetector(min_score=0.4, tiles=3)
+    assert tiled.detect_whole(frames) == PersonDetector(min_score=0.4).detect(frames)
 
 
 def test_nothing_is_found_in_an_empty_grey_frame(detector: PersonDetector) -> None:
