@@ -17,18 +17,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests import factories
 from vms import migrations
 from vms.auth.permissions import Role
-from vms.bootstrap import build_container
+from vms.bootstrap import Container, build_container
 from vms.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 WEB_DIST = REPO / "web" / "dist"
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
+# Chromium leaves loopback out of WebRTC's candidates unless told (the gateway listens on 127.0.0.1),
+# and videos must start without a click.
+CHROMIUM_ARGS = ["--no-sandbox", "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required"]
 
 
 def _require(ok: bool, message: str) -> None:
@@ -137,3 +142,69 @@ class Steps:
         path = self.dir / f"{self.n:02d}-{step}.png"
         await self.page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
         return path
+
+
+@pytest.fixture
+async def browser(chromium_path: str) -> AsyncIterator[Browser]:
+    """Debian's chromium, headless."""
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A fresh page (its own context: no session shared between tests), light theme, desktop size."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme="light")
+    page = await context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    await context.close()
+
+
+@pytest.fixture
+def rtsp_base() -> str:
+    """The camera simulator's RTSP base URL (scripts/services up cameras)."""
+    base = os.environ.get("VMS_TEST_RTSP_BASE", "")
+    _require(bool(base), 'no simulated camera: run `eval "$(scripts/services up cameras)"` first')
+    return base
+
+
+@pytest.fixture
+async def backend(console: Console, tmp_path: Path) -> AsyncIterator[Container]:
+    """A container on the api role's database and blob store, to seed what other roles would write."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path}/vms.db"
+    container = build_container(Settings(database={"url": database_url}, data_dir=tmp_path))
+    try:
+        yield container
+    finally:
+        await container.close()
+
+
+async def sign_in_first_time(page: Page, console: Console, steps: Steps) -> list[str]:
+    """Password, enrol TOTP from the key shown beside the QR code, keep the recovery codes; returns them."""
+    await page.goto(console.base_url + "/")
+    await expect(page).to_have_url(console.base_url + "/sign-in")
+    await page.get_by_label("Email").fill(console.email)
+    await page.get_by_label("Password").fill(console.password)
+    await steps.shot("sign-in")
+    await page.get_by_role("button", name="Continue").click()
+
+    await expect(page.get_by_role("heading", name="Set up two-step verification")).to_be_visible()
+    await expect(page.get_by_role("img", name="QR code to add this account to an authenticator app")).to_be_visible()
+    secret = (await page.get_by_test_id("mfa-secret").inner_text()).strip()
+    await steps.shot("mfa-enrolment-qr")
+    await page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).now())
+    await page.get_by_role("button", name="Verify").click()
+
+    codes = page.get_by_test_id("recovery-codes").get_by_role("listitem")
+    await expect(codes).to_have_count(10)
+    recovery = [c.strip() for c in await codes.all_inner_texts()]
+    await steps.shot("recovery-codes")
+    await page.get_by_label("I have stored my recovery codes").check()
+    await page.get_by_role("button", name="Continue to the console").click()
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    return recovery

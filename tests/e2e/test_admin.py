@@ -8,8 +8,7 @@ import json
 import httpx
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import Console, Steps
-from tests.e2e.test_console import browser, page, sign_in_first_time  # noqa: F401 (fixtures)
+from tests.e2e.conftest import Console, Steps, sign_in_first_time
 
 KEY = "models.fire_smoke.confidence_threshold"
 
@@ -32,7 +31,7 @@ async def _seed_site_and_camera(page: Page, console: Console) -> tuple[str, str]
         return ids["site"], r.json()["id"]
 
 
-async def test_config_review_save_rollback_and_scoped_viewer(page: Page, console: Console, request):  # noqa: F811
+async def test_config_review_save_rollback_and_scoped_viewer(page: Page, console: Console, request):
     steps = Steps(page, request.node.name)
     await sign_in_first_time(page, console, steps)
     site_id, camera_id = await _seed_site_and_camera(page, console)

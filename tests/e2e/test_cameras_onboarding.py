@@ -16,27 +16,18 @@ the test is skipped locally and fails under CI=true.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import Console, Steps, _require
-from tests.e2e.test_console import browser, page, sign_in_first_time  # noqa: F401 (fixtures)
+from tests.e2e.conftest import Console, Steps, sign_in_first_time
 from tests.simulators.fleet import DeviceFleet, Profile
 from tests.simulators.onvif_device import OnvifDeviceSimulator, SimProfile
 
 ONVIF_USER, ONVIF_PASSWORD = "installer", "Onv1f-pass"
 FLEET = "127.0.93.0/29"  # 6 devices: ONVIF, Hikvision, Dahua, bare RTSP, a web server and a tarpit
-
-
-@pytest.fixture
-def rtsp_base() -> str:
-    base = os.environ.get("VMS_TEST_RTSP_BASE", "")
-    _require(bool(base), 'no simulated camera: run `eval "$(scripts/services up cameras)"` first')
-    return base
 
 
 async def until(check: Callable[[], bool], what: str, within_s: float = 10.0) -> None:
@@ -52,7 +43,7 @@ async def until(check: Callable[[], bool], what: str, within_s: float = 10.0) ->
 
 
 async def test_discover_add_probe_ptz_and_import(
-    page: Page,  # noqa: F811
+    page: Page,
     console: Console,
     rtsp_base: str,
     tmp_path: Path,

@@ -4,58 +4,10 @@ its RTSP address (probed by the real api role), see it in the list; a screenshot
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 
-import pyotp
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import Console, Steps
-
-
-@pytest.fixture
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 860}, color_scheme="light")
-    page = await context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    await context.close()
-
-
-async def sign_in_first_time(page: Page, console: Console, steps: Steps) -> list[str]:
-    """Password, enrol TOTP from the key shown beside the QR code, keep the recovery codes; returns them."""
-    await page.goto(console.base_url + "/")
-    await expect(page).to_have_url(console.base_url + "/sign-in")
-    await page.get_by_label("Email").fill(console.email)
-    await page.get_by_label("Password").fill(console.password)
-    await steps.shot("sign-in")
-    await page.get_by_role("button", name="Continue").click()
-
-    await expect(page.get_by_role("heading", name="Set up two-step verification")).to_be_visible()
-    await expect(page.get_by_role("img", name="QR code to add this account to an authenticator app")).to_be_visible()
-    secret = (await page.get_by_test_id("mfa-secret").inner_text()).strip()
-    await steps.shot("mfa-enrolment-qr")
-    await page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).now())
-    await page.get_by_role("button", name="Verify").click()
-
-    codes = page.get_by_test_id("recovery-codes").get_by_role("listitem")
-    await expect(codes).to_have_count(10)
-    recovery = [c.strip() for c in await codes.all_inner_texts()]
-    await steps.shot("recovery-codes")
-    await page.get_by_label("I have stored my recovery codes").check()
-    await page.get_by_role("button", name="Continue to the console").click()
-    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-    return recovery
+from tests.e2e.conftest import Console, Steps, sign_in_first_time
 
 
 async def test_sign_in_with_totp_add_a_camera_by_rtsp_and_see_it_listed(page: Page, console: Console, request):

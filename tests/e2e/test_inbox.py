@@ -13,57 +13,23 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import cv2
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from tests import factories
-from tests.e2e.conftest import Console, Steps
-from tests.e2e.test_console import sign_in_first_time
+from tests.e2e.conftest import Console, Steps, sign_in_first_time
 from tests.media import make_clip, moving_pattern
-from vms.bootstrap import Container, build_container
+from vms.bootstrap import Container
 from vms.events.models import Event
 from vms.kernel.clock import utcnow
 from vms.kernel.ids import TenantId
 from vms.kernel.tenancy import TenantScope
-from vms.settings import Settings
 from vms.uow import Actor
 
 ARRIVES_WITHIN_MS = 5_000
-
-
-@pytest.fixture
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme="light")
-    page = await context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    await context.close()
-
-
-@pytest.fixture
-async def backend(console: Console, tmp_path: Path) -> AsyncIterator[Container]:
-    """A container on the api role's database and blob store (the events role's view of them)."""
-    database_url = f"sqlite+aiosqlite:///{tmp_path}/vms.db"
-    container = build_container(Settings(database={"url": database_url}, data_dir=tmp_path))
-    try:
-        yield container
-    finally:
-        await container.close()
 
 
 @pytest.fixture(scope="module")

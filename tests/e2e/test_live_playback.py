@@ -21,20 +21,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Locator, Page, expect
 
-from tests.e2e.conftest import Console, Steps, _free_port, _require
-from tests.e2e.test_console import sign_in_first_time
-
-# Chromium leaves loopback out of WebRTC's candidates unless told; the gateway listens on 127.0.0.1.
-CHROMIUM_ARGS = ["--no-sandbox", "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required"]
-
-
-@pytest.fixture
-def rtsp_base() -> str:
-    base = os.environ.get("VMS_TEST_RTSP_BASE", "")
-    _require(bool(base), 'no simulated camera: run `eval "$(scripts/services up cameras)"` first')
-    return base
+from tests.e2e.conftest import Console, Steps, _free_port, sign_in_first_time
 
 
 @pytest.fixture
@@ -76,25 +65,6 @@ async def start_ingest(tmp_path: Path, console: Console) -> AsyncIterator[object
         except TimeoutError:
             proc.kill()
             await proc.wait()
-
-
-@pytest.fixture
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme="light")
-    page = await context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    await context.close()
 
 
 async def frames_advance(video: Locator, seconds: float = 2.0) -> dict[str, float]:

@@ -22,25 +22,20 @@ import gzip
 import json
 import statistics
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-import pytest
-from playwright.async_api import Browser, CDPSession, Page, async_playwright, expect
+from playwright.async_api import Browser, CDPSession, Page, expect
 
 from tests import factories
-from tests.e2e.conftest import ARTIFACTS, WEB_DIST, Console, Steps
-from tests.e2e.test_console import sign_in_first_time
-from vms.bootstrap import Container, build_container
+from tests.e2e.conftest import ARTIFACTS, WEB_DIST, Console, Steps, sign_in_first_time
+from vms.bootstrap import Container
 from vms.events.models import Event
 from vms.kernel.clock import utcnow
 from vms.kernel.ids import TenantId
 from vms.kernel.tenancy import TenantScope
-from vms.settings import Settings
 from vms.uow import Actor
 
 BUDGET_KB = 300
@@ -71,27 +66,6 @@ DASHBOARD_READY = """() => {
   const hourly = has("hourly-summary") && has("bar-chart");
   return cams && has("card-new") && hourly && has("storage-forecast") ? performance.now() : 0;
 }"""
-
-
-@pytest.fixture
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest.fixture
-async def backend(console: Console, tmp_path: Path) -> AsyncIterator[Container]:
-    """A container on the api role's database (to seed cameras and events as other roles would)."""
-    database_url = f"sqlite+aiosqlite:///{tmp_path}/vms.db"
-    container = build_container(Settings(database={"url": database_url}, data_dir=tmp_path))
-    try:
-        yield container
-    finally:
-        await container.close()
 
 
 class ScriptMeter:
