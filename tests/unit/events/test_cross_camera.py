@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tests import factories
 from vms.auth.permissions import Role
@@ -22,6 +25,15 @@ from vms.kernel.topics import DETECTIONS, EVENTS, PARTITIONS
 from vms.uow import Actor
 
 T0 = datetime.now(UTC) - timedelta(seconds=30)  # near now: the role closes events by wall clock (close_after_s)
+
+
+@pytest.fixture(autouse=True)
+def _near_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """T0 again at each test's start: in a long run the import-time value is minutes old by the time a
+    test runs, and the role would close the walks as gone (close_after_s) while they are replayed."""
+    monkeypatch.setattr(sys.modules[__name__], "T0", datetime.now(UTC) - timedelta(seconds=30))
+
+
 ACTOR = Actor.system("test")
 
 
