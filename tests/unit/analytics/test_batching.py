@@ -79,10 +79,12 @@ def test_a_long_request_is_split_into_bounded_batches_in_order() -> None:
     run = Doubler()
     batcher = MicroBatcher(run, max_batch=8, max_wait_s=LONG_WAIT_S, name="t")
     out: dict = {}
-    submit_in_thread(batcher, list(range(20)), Priority.STANDARD, out).join(0.5)
-    # Two full batches ran at once; the last 4 frames wait for company until the deadline (here: close).
+    submitting = submit_in_thread(batcher, list(range(20)), Priority.STANDARD, out)
+    # Two full batches run at once; the last 4 frames wait for company until the deadline (here: close).
+    wait_for(lambda: len(run.calls) == 2 and batcher._pending == 4)
     assert [len(items) for items, _ in run.calls] == [8, 8]
     batcher.close()
+    submitting.join(10)  # the caller stores its answer after close flushed the rest
     assert [len(items) for items, _ in run.calls] == [8, 8, 4]
     assert out[tuple(range(20))] == [2 * i for i in range(20)]
 
