@@ -134,7 +134,13 @@ class StreamIngest:
 
         def deliver(info: SegmentInfo) -> None:
             # Runs on the segmenter thread; waiting here gives natural backpressure.
-            asyncio.run_coroutine_threadsafe(self._store(info), loop).result()
+            store = self._store(info)
+            try:
+                stored = asyncio.run_coroutine_threadsafe(store, loop)
+            except RuntimeError:  # the loop closed under a stopping reader: nobody will await the coroutine
+                store.close()
+                raise
+            stored.result()
 
         while True:
             await self._flush_pending()
