@@ -87,6 +87,11 @@ class Camera(HasId, TenantOwned, CameraOwned, Base):
     auth_method: Mapped[str] = mapped_column(String(16), default="none")
     credentials: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=CameraStatus.UNKNOWN.value, index=True)
+    # Why the stream is not online (a StreamFault value) and the reader's last error, kept by the ingest role.
+    fault: Mapped[str | None] = mapped_column(String(24))
+    last_error: Mapped[str | None] = mapped_column(String(400))
+    status_changed_at: Mapped[datetime | None]
+    last_frame_at: Mapped[datetime | None]
     main_stream: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     sub_stream: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     probed_at: Mapped[datetime | None]
