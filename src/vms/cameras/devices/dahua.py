@@ -28,10 +28,7 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-import httpx
-
 from vms.cameras.devices.base import (
-    CameraAdapter,
     DeviceInfo,
     PtzControl,
     PtzPreset,
@@ -40,7 +37,8 @@ from vms.cameras.devices.base import (
     StreamProfile,
     register,
 )
-from vms.cameras.devices.http import device_client, excerpt, request
+from vms.cameras.devices.http import HttpDeviceAdapter, excerpt, request
+from vms.cameras.devices.numbers import clamp, to_float, to_int
 from vms.kernel.errors import (
     Conflict,
     DeviceCredentialsRefused,
@@ -170,8 +168,8 @@ def stream_profiles_from(encode: dict[str, str], *, host: str, rtsp_port: int) -
                 codec=codec_name(fields.get("Video.Compression")),
                 width=width,
                 height=height,
-                fps=_float(fields.get("Video.FPS")) or None,
-                bitrate_kbps=_int(fields.get("Video.BitRate")) or None,
+                fps=to_float(fields.get("Video.FPS")) or None,
+                bitrate_kbps=to_int(fields.get("Video.BitRate")) or None,
             )
         )
     return profiles
@@ -198,20 +196,20 @@ def presets_from(answer: dict[str, str]) -> list[PtzPreset]:
         slot, _, field = key.partition("].")
         if slot.startswith("presets["):
             by_slot.setdefault(slot, {})[field] = value
-    found = [(_int(f.get("Index")), f.get("Name", "")) for f in by_slot.values()]
+    found = [(to_int(f.get("Index")), f.get("Name", "")) for f in by_slot.values()]
     return [PtzPreset(str(index), name or f"Preset {index}") for index, name in sorted((i, n) for i, n in found if i)]
 
 
 def ptz_status_from(answer: dict[str, str], *, zoom_max: float) -> PtzStatus:
     """Position and motion from a `getStatus` answer (Dahua spells it `status.Postion`; accept both)."""
-    position = [_float(answer.get(f"status.Postion[{i}]", answer.get(f"status.Position[{i}]"))) for i in range(3)]
+    position = [to_float(answer.get(f"status.Postion[{i}]", answer.get(f"status.Position[{i}]"))) for i in range(3)]
     pan, tilt, zoom = position
     vector = None
     if pan is not None and tilt is not None and zoom is not None:
         vector = PtzVector(
             pan=round(pan / 180 - 1, 4),
             tilt=round(-tilt / 90, 4),
-            zoom=round(_clamp((zoom - 1) / (zoom_max - 1), 0, 1), 4) if zoom_max > 1 else 0.0,
+            zoom=round(clamp((zoom - 1) / (zoom_max - 1), 0, 1), 4) if zoom_max > 1 else 0.0,
         )
     moving = any(answer.get(k, "Idle") not in ("Idle", "") for k in ("status.MoveStatus", "status.ZoomStatus"))
     return PtzStatus(position=vector, moving=moving)
@@ -223,7 +221,7 @@ def direction_code(pan: float, tilt: float) -> tuple[str, int, int] | None:
     >>> direction_code(0.5, 0.5)
     ('RightUp', 4, 4)
     """
-    pan, tilt = _clamp(pan, -1, 1), _clamp(tilt, -1, 1)
+    pan, tilt = clamp(pan, -1, 1), clamp(tilt, -1, 1)
     if math.hypot(pan, tilt) < 0.01:
         return None
     sector = round(math.degrees(math.atan2(tilt, pan)) / 45) % 8
@@ -231,7 +229,7 @@ def direction_code(pan: float, tilt: float) -> tuple[str, int, int] | None:
 
 
 def _resolution(fields: dict[str, str]) -> tuple[int | None, int | None]:
-    width, height = _int(fields.get("Video.Width")), _int(fields.get("Video.Height"))
+    width, height = to_int(fields.get("Video.Width")), to_int(fields.get("Video.Height"))
     if width and height:
         return width, height
     named = fields.get("Video.resolution") or fields.get("Video.Resolution") or ""
@@ -245,50 +243,22 @@ def _speed(share: float) -> int:
     return max(1, min(MAX_SPEED, round(share * MAX_SPEED)))
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(float(value)) if value else None
-    except (ValueError, OverflowError):  # garbage, or "inf"
-        return None
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        number = float(value) if value else None
-    except ValueError:
-        return None
-    return number if number is not None and math.isfinite(number) else None
-
-
-def _clamp(value: float, low: float, high: float) -> float:
-    return max(low, min(high, value))
-
-
 # ---------------------------------------------------------------------------------------------
 # The adapter.
 
 
 @register
-class DahuaAdapter(CameraAdapter):
+class DahuaAdapter(HttpDeviceAdapter):
     """A Dahua camera, speed dome or NVR through its HTTP API (digest auth)."""
 
     kind = "dahua"
     title = "Dahua HTTP API"
     default_port = 80
 
-    _client: httpx.AsyncClient | None = None
-
-    @property
-    def where(self) -> str:
-        """How messages name this device: host and port only."""
-        return f"The camera at {self.address.host}:{self.address.port}"
-
     async def cgi(self, cgi: str, params: Mapping[str, str | int], *, what: str) -> str:
         """GET one CGI with its parameters; the answer text once it is not an `Error`."""
-        if self._client is None:
-            self._client = device_client(self.address, self.credentials, auth="digest", timeout_s=self.timeout_s)
         response = await request(
-            self._client, "GET", f"/cgi-bin/{cgi}", what=what, ok_statuses=(200, 400, 404, 501), params=params
+            self.http(), "GET", f"/cgi-bin/{cgi}", what=what, ok_statuses=(200, 400, 404, 501), params=params
         )
         if response.status_code in (404, 501):
             raise DeviceUnsupported(f"{self.where} offers no {what} (HTTP {response.status_code}).")
@@ -346,16 +316,10 @@ class DahuaAdapter(CameraAdapter):
             raise DeviceUnsupported(f"{self.where} offers no PTZ on channel {channel}.") from None
         if not any(caps.get(f"caps.{axis}", "true").lower() == "true" for axis in ("Pan", "Tile", "Tilt", "Zoom")):
             raise DeviceUnsupported(f"{self.where} has no pan, tilt or zoom on channel {channel}.")
-        low = _int(caps.get("caps.PresetMin")) or DEFAULT_PRESET_RANGE[0]
-        high = _int(caps.get("caps.PresetMax")) or DEFAULT_PRESET_RANGE[1]
-        zoom_max = _float(caps.get("caps.ZoomMax")) or DEFAULT_ZOOM_MAX
+        low = to_int(caps.get("caps.PresetMin")) or DEFAULT_PRESET_RANGE[0]
+        high = to_int(caps.get("caps.PresetMax")) or DEFAULT_PRESET_RANGE[1]
+        zoom_max = to_float(caps.get("caps.ZoomMax")) or DEFAULT_ZOOM_MAX
         return DahuaPtz(self, channel=channel, preset_range=(low, max(low, high)), zoom_max=max(zoom_max, 1.0))
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
 
 class DahuaPtz(PtzControl):
@@ -386,7 +350,7 @@ class DahuaPtz(PtzControl):
         elif self._pan_tilt_code is not None:
             await self._command("stop", self._pan_tilt_code, what="stopping pan and tilt")
             self._pan_tilt_code = None
-        zoom = _clamp(velocity.zoom, -1, 1)
+        zoom = clamp(velocity.zoom, -1, 1)
         if abs(zoom) >= 0.01:
             code = "ZoomTele" if zoom > 0 else "ZoomWide"
             if self._zoom_code not in (None, code):
@@ -406,9 +370,9 @@ class DahuaPtz(PtzControl):
     async def absolute_move(self, position: PtzVector, *, speed: float | None = None) -> None:
         """code=PositionABS with degrees and a zoom multiple (the CGI takes no speed for it)."""
         await self._absolute(
-            pan=((_clamp(position.pan, -1, 1) + 1) * 180) % 360,
-            tilt=-_clamp(position.tilt, -1, 1) * 90,
-            zoom=1 + _clamp(position.zoom, 0, 1) * (self.zoom_max - 1),
+            pan=((clamp(position.pan, -1, 1) + 1) * 180) % 360,
+            tilt=-clamp(position.tilt, -1, 1) * 90,
+            zoom=1 + clamp(position.zoom, 0, 1) * (self.zoom_max - 1),
         )
 
     async def relative_move(self, translation: PtzVector, *, speed: float | None = None) -> None:
@@ -419,14 +383,14 @@ class DahuaPtz(PtzControl):
         """
         answer = await self._status_answer()
         pan, tilt, zoom = (
-            _float(answer.get(f"status.Postion[{i}]", answer.get(f"status.Position[{i}]"))) for i in range(3)
+            to_float(answer.get(f"status.Postion[{i}]", answer.get(f"status.Position[{i}]"))) for i in range(3)
         )
         if pan is None or tilt is None or zoom is None:
             raise DeviceUnsupported(f"{self.device.where} does not report its PTZ position; it cannot move relatively.")
         await self._absolute(
-            pan=(pan + _clamp(translation.pan, -2, 2) * 180) % 360,
-            tilt=_clamp(tilt - _clamp(translation.tilt, -2, 2) * 90, -90, 90),
-            zoom=_clamp(zoom + _clamp(translation.zoom, -1, 1) * (self.zoom_max - 1), 1, self.zoom_max),
+            pan=(pan + clamp(translation.pan, -2, 2) * 180) % 360,
+            tilt=clamp(tilt - clamp(translation.tilt, -2, 2) * 90, -90, 90),
+            zoom=clamp(zoom + clamp(translation.zoom, -1, 1) * (self.zoom_max - 1), 1, self.zoom_max),
         )
 
     async def presets(self) -> list[PtzPreset]:

@@ -32,7 +32,6 @@ import httpx
 from defusedxml import DefusedXmlException
 
 from vms.cameras.devices.base import (
-    CameraAdapter,
     DeviceInfo,
     PtzControl,
     PtzPreset,
@@ -41,7 +40,8 @@ from vms.cameras.devices.base import (
     StreamProfile,
     register,
 )
-from vms.cameras.devices.http import device_client, excerpt, request
+from vms.cameras.devices.http import HttpDeviceAdapter, excerpt, request
+from vms.cameras.devices.numbers import clamp, to_int
 from vms.kernel.errors import (
     Conflict,
     DeviceCredentialsRefused,
@@ -151,7 +151,7 @@ def rtsp_port_from(root: Element) -> int | None:
     """The RTSP port in an `<AdminAccessProtocolList>`, when listed."""
     for protocol in children(root, "AdminAccessProtocol"):
         if (text(protocol, "protocol") or "").upper() == "RTSP" and text(protocol, "enabled") != "false":
-            port = _int(text(protocol, "portNo"))
+            port = to_int(text(protocol, "portNo"))
             if port is not None and 0 < port < 65536:
                 return port
     return None
@@ -162,7 +162,7 @@ def stream_profiles_from(root: Element, *, host: str, rtsp_port: int) -> list[St
     rtsp_host = f"[{host}]" if ":" in host else host
     found: list[tuple[int, StreamProfile]] = []
     for channel in children(root, "StreamingChannel"):
-        channel_id = _int(text(channel, "id"))
+        channel_id = to_int(text(channel, "id"))
         if channel_id is None or text(channel, "enabled") == "false":
             continue
         video = child(channel, "Video")
@@ -174,17 +174,17 @@ def stream_profiles_from(root: Element, *, host: str, rtsp_port: int) -> list[St
         role: Literal["main", "sub", "other"] = "main" if stream == 1 else "sub" if stream == 2 else "other"
         label = {1: "main stream", 2: "sub stream"}.get(stream, f"stream {stream}")
         cbr = (text(video, "videoQualityControlType") or "").upper() == "CBR"
-        fps_hundredths = _int(text(video, "maxFrameRate"))  # maxFrameRate is in 1/100 fps
+        fps_hundredths = to_int(text(video, "maxFrameRate"))  # maxFrameRate is in 1/100 fps
         profile = StreamProfile(
             token=str(channel_id),
             name=f"{text(channel, 'channelName') or f'Camera {channel_id // 100:02d}'} {label}",
             rtsp_url=f"rtsp://{rtsp_host}:{rtsp_port}/Streaming/Channels/{channel_id}",
             role=role,
             codec=codec_name(text(video, "videoCodecType")),
-            width=_int(text(video, "videoResolutionWidth")),
-            height=_int(text(video, "videoResolutionHeight")),
+            width=to_int(text(video, "videoResolutionWidth")),
+            height=to_int(text(video, "videoResolutionHeight")),
             fps=fps_hundredths / 100 if fps_hundredths else None,
-            bitrate_kbps=_int(text(video, "constantBitRate" if cbr else "vbrUpperCap")) or None,
+            bitrate_kbps=to_int(text(video, "constantBitRate" if cbr else "vbrUpperCap")) or None,
         )
         found.append((channel_id, profile))
     return [profile for _, profile in sorted(found, key=lambda pair: pair[0])]
@@ -205,8 +205,8 @@ def ptz_position_from(root: Element, *, zoom_range: tuple[int, int]) -> PtzVecto
     high = descendant(root, "AbsoluteHigh")
     if high is None:
         return None
-    azimuth, elevation = _int(text(high, "azimuth")), _int(text(high, "elevation"))
-    zoom = _int(text(high, "absoluteZoom"))
+    azimuth, elevation = to_int(text(high, "azimuth")), to_int(text(high, "elevation"))
+    zoom = to_int(text(high, "absoluteZoom"))
     if azimuth is None or elevation is None or zoom is None:
         return None
     low, high_zoom = zoom_range
@@ -221,7 +221,7 @@ def presets_from(root: Element) -> list[PtzPreset]:
     """The stored presets in a `<PTZPresetList>` (firmware that lists all slots marks empty ones disabled)."""
     found: list[tuple[int, PtzPreset]] = []
     for preset in children(root, "PTZPreset"):
-        preset_id = _int(text(preset, "id"))
+        preset_id = to_int(text(preset, "id"))
         if preset_id is None or text(preset, "enabled") == "false":
             continue
         found.append((preset_id, PtzPreset(str(preset_id), text(preset, "presetName") or f"Preset {preset_id}")))
@@ -236,44 +236,24 @@ def channel_of(stream: str) -> int:
     return number // 100 if number >= 100 else number
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(float(value)) if value is not None else None
-    except (ValueError, OverflowError):  # garbage, or "inf"
-        return None
-
-
-def _clamp(value: float, low: float, high: float) -> float:
-    return max(low, min(high, value))
-
-
 # ---------------------------------------------------------------------------------------------
 # The adapter.
 
 
 @register
-class HikvisionAdapter(CameraAdapter):
+class HikvisionAdapter(HttpDeviceAdapter):
     """A Hikvision camera or NVR through ISAPI (digest auth)."""
 
     kind = "hikvision"
     title = "Hikvision ISAPI"
     default_port = 80
 
-    _client: httpx.AsyncClient | None = None
-
-    @property
-    def where(self) -> str:
-        """How messages name this device: host and port only."""
-        return f"The camera at {self.address.host}:{self.address.port}"
-
     async def isapi(
         self, method: str, path: str, *, what: str, expect: str | tuple[str, ...] | None = None, body: str | None = None
     ) -> Element:
         """Send one ISAPI request; the answer's root (checked to be `expect`, or an OK ResponseStatus)."""
-        if self._client is None:
-            self._client = device_client(self.address, self.credentials, auth="digest", timeout_s=self.timeout_s)
         response = await request(
-            self._client,
+            self.http(),
             method,
             path,
             what=what,
@@ -336,25 +316,19 @@ class HikvisionAdapter(CameraAdapter):
             expect=("PTZChanelCap", "PTZChannelCap"),  # Hikvision spells it "Chanel"; accept the fix too
         )
         zoom_space = descendant(caps, "AbsoluteZoomPositionSpace")
-        low = _int(text(zoom_space, "ZRange", "Min")) if zoom_space is not None else None
-        high = _int(text(zoom_space, "ZRange", "Max")) if zoom_space is not None else None
+        low = to_int(text(zoom_space, "ZRange", "Min")) if zoom_space is not None else None
+        high = to_int(text(zoom_space, "ZRange", "Max")) if zoom_space is not None else None
         zoom_range = (max(low, 1), high) if low is not None and high is not None and high > low else DEFAULT_ZOOM_RANGE
-        max_presets = _int(text(caps, "maxPresetNum")) or MAX_PRESET_ID
+        max_presets = to_int(text(caps, "maxPresetNum")) or MAX_PRESET_ID
         return HikvisionPtz(self, channel=channel, zoom_range=zoom_range, max_preset=min(max_presets, MAX_PRESET_ID))
 
     async def _first_ptz_channel(self) -> int:
         root = await self.isapi("GET", "/ISAPI/PTZCtrl/channels", what="listing PTZ channels", expect="PTZChannelList")
         for channel in children(root, "PTZChannel"):
-            number = _int(text(channel, "id"))
+            number = to_int(text(channel, "id"))
             if number is not None and text(channel, "enabled") != "false":
                 return number
         raise DeviceUnsupported(f"{self.where} has no PTZ channel.")
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
 
 class HikvisionPtz(PtzControl):
@@ -370,7 +344,7 @@ class HikvisionPtz(PtzControl):
     async def continuous_move(self, velocity: PtzVector, *, timeout_s: float | None = None) -> None:
         """PUT continuous (or momentary, which stops by itself, when `timeout_s` is given); speeds -100..100."""
         speeds = "".join(
-            f"<{axis}>{round(_clamp(value, -1, 1) * 100)}</{axis}>"
+            f"<{axis}>{round(clamp(value, -1, 1) * 100)}</{axis}>"
             for axis, value in (("pan", velocity.pan), ("tilt", velocity.tilt), ("zoom", velocity.zoom))
         )
         if timeout_s is None:
@@ -388,9 +362,9 @@ class HikvisionPtz(PtzControl):
         """PUT absolute with AbsoluteHigh; ISAPI takes no speed for it, so `speed` is not used."""
         low, high = self.zoom_range
         await self._absolute(
-            azimuth=round((_clamp(position.pan, -1, 1) + 1) * 1800) % 3600,
-            elevation=round(-_clamp(position.tilt, -1, 1) * 900),
-            zoom=round(low + _clamp(position.zoom, 0, 1) * (high - low)),
+            azimuth=round((clamp(position.pan, -1, 1) + 1) * 1800) % 3600,
+            elevation=round(-clamp(position.tilt, -1, 1) * 900),
+            zoom=round(low + clamp(position.zoom, 0, 1) * (high - low)),
         )
 
     async def relative_move(self, translation: PtzVector, *, speed: float | None = None) -> None:
@@ -402,9 +376,9 @@ class HikvisionPtz(PtzControl):
         azimuth, elevation, zoom = await self._raw_position()
         low, high = self.zoom_range
         await self._absolute(
-            azimuth=round(azimuth + _clamp(translation.pan, -2, 2) * 1800) % 3600,
-            elevation=round(_clamp(elevation - _clamp(translation.tilt, -2, 2) * 900, -900, 900)),
-            zoom=round(_clamp(zoom + _clamp(translation.zoom, -1, 1) * (high - low), low, high)),
+            azimuth=round(azimuth + clamp(translation.pan, -2, 2) * 1800) % 3600,
+            elevation=round(clamp(elevation - clamp(translation.tilt, -2, 2) * 900, -900, 900)),
+            zoom=round(clamp(zoom + clamp(translation.zoom, -1, 1) * (high - low), low, high)),
         )
 
     async def presets(self) -> list[PtzPreset]:
@@ -455,7 +429,7 @@ class HikvisionPtz(PtzControl):
         root = await self.device.isapi("GET", f"{self._base}/status", what="reading PTZ status", expect="PTZStatus")
         high = descendant(root, "AbsoluteHigh")
         if high is not None:
-            azimuth, elevation, zoom = (_int(text(high, f)) for f in ("azimuth", "elevation", "absoluteZoom"))
+            azimuth, elevation, zoom = (to_int(text(high, f)) for f in ("azimuth", "elevation", "absoluteZoom"))
             if azimuth is not None and elevation is not None and zoom is not None:
                 return azimuth, elevation, zoom
         raise DeviceUnsupported(f"{self.device.where} does not report its PTZ position; it cannot move relatively.")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import httpx
 
-from vms.cameras.devices.base import DeviceAddress, DeviceCredentials
+from vms.cameras.devices.base import CameraAdapter, DeviceAddress, DeviceCredentials
 from vms.kernel.errors import DeviceCredentialsRefused, DeviceProtocolError, DeviceUnreachable
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024  # a device answer larger than this is not a control response
@@ -76,6 +76,32 @@ async def request(
     if response.status_code not in ok_statuses:
         raise DeviceProtocolError(f"{place} answered HTTP {response.status_code} to {what}: {excerpt(response.text)}")
     return response
+
+
+class HttpDeviceAdapter(CameraAdapter):
+    """An adapter that talks HTTP to its device: one digest client opened on first use, closed with the adapter.
+
+    Digest is offered to every device: it only answers a challenge, so devices that want none are unaffected.
+    """
+
+    _http: httpx.AsyncClient | None = None
+
+    @property
+    def where(self) -> str:
+        """How messages name this device: host and port only."""
+        return f"The camera at {self.address.host}:{self.address.port}"
+
+    def http(self) -> httpx.AsyncClient:
+        """The device's client, opened on first use."""
+        if self._http is None:
+            self._http = device_client(self.address, self.credentials, auth="digest", timeout_s=self.timeout_s)
+        return self._http
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
 
 def excerpt(text: str, limit: int = 120) -> str:

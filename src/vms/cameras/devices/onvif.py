@@ -32,20 +32,19 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 from xml.etree.ElementTree import Element
 
-import httpx
 import structlog
 
 from vms.cameras.devices import onvif_events, soap
 from vms.cameras.devices.base import (
     DEFAULT_TIMEOUT_S,
-    CameraAdapter,
     DeviceAddress,
     DeviceCredentials,
     DeviceInfo,
     StreamProfile,
     register,
 )
-from vms.cameras.devices.http import device_client
+from vms.cameras.devices.http import HttpDeviceAdapter
+from vms.cameras.devices.numbers import to_float, to_int
 from vms.cameras.devices.onvif_events import (
     MAX_PAGES,
     SUBSCRIPTION_TERMINATION_S,
@@ -120,7 +119,7 @@ class _MediaProfile:
 
 
 @register
-class OnvifAdapter(CameraAdapter):
+class OnvifAdapter(HttpDeviceAdapter):
     """An ONVIF device: device service first, then the services it lists."""
 
     kind = "onvif"
@@ -137,7 +136,6 @@ class OnvifAdapter(CameraAdapter):
     ) -> None:
         super().__init__(address, credentials, timeout_s=timeout_s)
         self.device_path = device_path if device_path.startswith("/") else f"/{device_path}"
-        self._http: httpx.AsyncClient | None = None
         self._clock_offset_s: float | None = None
         self._clock_lock = asyncio.Lock()
         self._services: dict[str, str] | None = None
@@ -166,12 +164,6 @@ class OnvifAdapter(CameraAdapter):
     def clock_offset_s(self) -> float | None:
         """Device clock minus ours, once read (None before the first authenticated call)."""
         return self._clock_offset_s
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
 
     # -- device service ------------------------------------------------------------------------
 
@@ -274,7 +266,7 @@ class OnvifAdapter(CameraAdapter):
                     for element in find_all(answer, "Profiles")
                 ]
             else:
-                raise DeviceUnsupported(f"{self._where} offers no media service (neither Profile S nor Profile T).")
+                raise DeviceUnsupported(f"{self.where} offers no media service (neither Profile S nor Profile T).")
         return self._profiles
 
     async def _stream_uri(self, profile: _MediaProfile) -> str:
@@ -297,13 +289,13 @@ class OnvifAdapter(CameraAdapter):
         if profile is None:
             chosen = next((p for p in profiles if p.ptz_configuration), None)
             if chosen is None:
-                raise DeviceUnsupported(f"{self._where} has no media profile with a PTZ configuration.")
+                raise DeviceUnsupported(f"{self.where} has no media profile with a PTZ configuration.")
         else:
             chosen = next((p for p in profiles if p.token == profile), None)
             if chosen is None:
-                raise DeviceUnsupported(f"{self._where} has no media profile {profile!r}.")
+                raise DeviceUnsupported(f"{self.where} has no media profile {profile!r}.")
             if not chosen.ptz_configuration:
-                raise DeviceUnsupported(f"{self._where}'s profile {profile!r} has no PTZ configuration.")
+                raise DeviceUnsupported(f"{self.where}'s profile {profile!r} has no PTZ configuration.")
         return OnvifPtz(self, url, chosen.token)
 
     # -- events (PullPoint) ------------------------------------------------------------------------
@@ -338,16 +330,7 @@ class OnvifAdapter(CameraAdapter):
 
     # -- plumbing ----------------------------------------------------------------------------------
     # onvif_ptz and onvif_events call these too: they are parts of this adapter, not its clients.
-
-    @property
-    def _where(self) -> str:
-        return f"The camera at {self.address.host}:{self.address.port}"
-
-    def _client(self) -> httpx.AsyncClient:
-        # HTTP digest as well as WS-Security: some firmware wants both; digest only answers a challenge.
-        if self._http is None:
-            self._http = device_client(self.address, self.credentials, auth="digest", timeout_s=self.timeout_s)
-        return self._http
+    # Requests carry WS-Security and, through `http()`, HTTP digest too: some firmware wants both.
 
     async def _call(
         self,
@@ -362,7 +345,7 @@ class OnvifAdapter(CameraAdapter):
     ) -> Element:
         offset = await self._clock_offset() if self.credentials is not None else 0.0
         return await soap.call(
-            self._client(),
+            self.http(),
             url,
             body,
             operation=operation,
@@ -385,7 +368,7 @@ class OnvifAdapter(CameraAdapter):
         sent = time.time()
         try:
             answer = await soap.call(
-                self._client(),
+                self.http(),
                 self.device_url,
                 "<tds:GetSystemDateAndTime/>",
                 operation="GetSystemDateAndTime",
@@ -418,7 +401,7 @@ class OnvifAdapter(CameraAdapter):
     async def _service_url(self, namespace: str) -> str:
         services = await self.services()
         if namespace not in services:
-            raise DeviceUnsupported(f"{self._where} offers no {_SERVICE_TITLES.get(namespace, namespace)} service.")
+            raise DeviceUnsupported(f"{self.where} offers no {_SERVICE_TITLES.get(namespace, namespace)} service.")
         return services[namespace]
 
     def _reachable(self, xaddr: str) -> str:
@@ -432,7 +415,7 @@ class OnvifAdapter(CameraAdapter):
     def _rtsp(self, uri: str | None, *, what: str) -> str:
         """A stream URL from the device, without the credentials some firmware embeds in it."""
         if not uri or urlsplit(uri).scheme.lower() not in ("rtsp", "rtsps"):
-            raise DeviceProtocolError(f"{self._where} answered {what} without an RTSP URL ({redact(uri or '')!r}).")
+            raise DeviceProtocolError(f"{self.where} answered {what} without an RTSP URL ({redact(uri or '')!r}).")
         try:
             return split_credentials(uri)[0]
         except ValueError:
@@ -448,21 +431,9 @@ def _profile(element: Element, *, service: str, encoder: str, ptz: str) -> _Medi
         name=text(element, "Name") or token,
         service=service,
         codec=_CODECS.get(encoding.upper(), encoding.lower()) if encoding else None,
-        width=_int(text(video, "Resolution/Width")),
-        height=_int(text(video, "Resolution/Height")),
-        fps=_number(text(video, "RateControl/FrameRateLimit")),
-        bitrate_kbps=_int(text(video, "RateControl/BitrateLimit")),
+        width=to_int(text(video, "Resolution/Width")),
+        height=to_int(text(video, "Resolution/Height")),
+        fps=to_float(text(video, "RateControl/FrameRateLimit")),
+        bitrate_kbps=to_int(text(video, "RateControl/BitrateLimit")),
         ptz_configuration=attribute(find(element, ptz), "token"),
     )
-
-
-def _number(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _int(value: str | None) -> int | None:
-    number = _number(value)
-    return int(number) if number is not None else None

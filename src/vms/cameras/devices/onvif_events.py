@@ -4,7 +4,7 @@ Split from `onvif` to keep that module to the device and media services. These a
 services an `OnvifAdapter` reaches once it knows the device's service addresses; the adapter's
 methods (`subscribe_events`, `recordings`, `replay_uri`, `access_points`) delegate to the functions
 here. They call the adapter's SOAP plumbing (`_call`, `_service_url`, `_reachable`, `_rtsp`,
-`_where`) as part of the same adapter, so the clock offset, the HTTP client and the NAT rewrite stay
+`where`) as part of the same adapter, so the clock offset, the HTTP client and the NAT rewrite stay
 in one place; the adapter is imported for type checking only (no import cycle).
 """
 
@@ -86,7 +86,7 @@ async def subscribe(device: OnvifAdapter, *, termination_s: float) -> PullPointS
     reference = find(answer, "SubscriptionReference")
     address = text(reference, "Address")
     if not address:
-        raise DeviceProtocolError(f"{device._where} created a PullPoint subscription without an address.")
+        raise DeviceProtocolError(f"{device.where} created a PullPoint subscription without an address.")
     parameters = find(reference, "ReferenceParameters")
     # Some devices (Axis) tell subscriptions apart by reference parameters echoed as SOAP headers.
     echoed = "".join(tostring(child, encoding="unicode") for child in parameters) if parameters is not None else ""
@@ -217,7 +217,7 @@ async def recordings(device: OnvifAdapter) -> list[OnvifRecording]:
             for item in find_all(answer, "RecordingItem")
             if (token := text(item, "RecordingToken"))
         ]
-    raise DeviceUnsupported(f"{device._where} offers no recording search or recording service (ONVIF Profile G).")
+    raise DeviceUnsupported(f"{device.where} offers no recording search or recording service (ONVIF Profile G).")
 
 
 async def _search_recordings(device: OnvifAdapter, url: str) -> list[OnvifRecording]:
@@ -227,7 +227,7 @@ async def _search_recordings(device: OnvifAdapter, url: str) -> list[OnvifRecord
     )
     search = text(await device._call(url, soap.NS_SEARCH, "FindRecordings", body), "SearchToken")
     if not search:
-        raise DeviceProtocolError(f"{device._where} started a recording search without a search token.")
+        raise DeviceProtocolError(f"{device.where} started a recording search without a search token.")
     found: dict[str, OnvifRecording] = {}
     try:
         for _ in range(MAX_PAGES):  # results arrive in batches until the search state is Completed
@@ -249,7 +249,7 @@ async def _search_recordings(device: OnvifAdapter, url: str) -> list[OnvifRecord
                 return list(found.values())
     finally:
         await _end_search(device, url, search)
-    raise DeviceProtocolError(f"{device._where} did not complete a recording search in {MAX_PAGES} result batches.")
+    raise DeviceProtocolError(f"{device.where} did not complete a recording search in {MAX_PAGES} result batches.")
 
 
 async def _end_search(device: OnvifAdapter, url: str, search: str) -> None:
@@ -291,4 +291,4 @@ async def access_points(device: OnvifAdapter) -> list[OnvifAccessPoint]:
         start = text(answer, "NextStartReference")
         if not start:
             return points
-    raise DeviceProtocolError(f"{device._where} kept paging access points past {MAX_PAGES} pages.")
+    raise DeviceProtocolError(f"{device.where} kept paging access points past {MAX_PAGES} pages.")

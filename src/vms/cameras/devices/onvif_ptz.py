@@ -3,7 +3,7 @@
 Split from `onvif` to keep that module to the device and media services. Choosing the profile
 stays on the adapter (`OnvifAdapter.ptz`), because only it knows the media profiles; this module
 holds the PTZ service calls and the checks of ONVIF's generic (normalised) spaces. It calls the
-adapter's SOAP plumbing (`_call`, `_where`) as part of the same adapter, so the clock offset and
+adapter's SOAP plumbing (`_call`, `where`) as part of the same adapter, so the clock offset and
 the HTTP client stay the adapter's; the adapter is imported for type checking only (no cycle).
 """
 
@@ -68,7 +68,7 @@ class OnvifPtz(PtzControl):
         answer = await self._ptz("SetPreset", f"<tptz:PresetName>{escape(name)}</tptz:PresetName>{existing}")
         stored = text(answer, "PresetToken") or token
         if not stored:
-            raise DeviceProtocolError(f"{self.device._where} stored a preset without telling its token.")
+            raise DeviceProtocolError(f"{self.device.where} stored a preset without telling its token.")
         return PtzPreset(token=stored, name=name)
 
     async def goto_preset(self, token: str, *, speed: float | None = None) -> None:
