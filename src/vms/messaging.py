@@ -5,21 +5,25 @@ delivery guarantees: a message is handled at least once, a redelivered message w
 already handled is skipped, a failing message is retried with backoff and then parked on the
 dead-letter topic with its error, and the consumer moves on.
 
+Commits go through an `OffsetTracker` (offsets.py): a partition is committed only through its
+contiguous prefix of finished messages, never past one still running or failed to commit.
 Committing every message costs a write per message on the embedded bus (and a round trip on
 Kafka). A consumer whose handler is cheap can commit in batches instead (`commit_interval_s`):
-the newest handled offset of each partition is committed on a timer. Delivery stays at-least-once
-— after a crash the uncommitted tail is delivered again, and the dedupe cache skips what was done.
+each partition's finished prefix is committed on a timer. Delivery stays at-least-once — after a
+crash the uncommitted tail is delivered again, and the dedupe cache skips what was done.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
 
 from vms.kernel.topics import DEAD_LETTER
+from vms.offsets import OffsetTracker
 from vms.ports import Bus, BusMessage, Cache
 
 log = structlog.get_logger(__name__)
@@ -50,16 +54,18 @@ async def run_consumer(
 
     >>> await run_consumer(bus, ["detections"], group="events", handler=on_detection, seen=cache)
     """
+    tracker = OffsetTracker()  # handling is sequential here, but a commit must still never skip a message
     if commit_interval_s <= 0:
-        async for message in bus.consume(topics, group=group):
-            await handle_one(
-                message, bus=bus, group=group, handler=handler, seen=seen, retry=retry, dedupe_ttl_s=dedupe_ttl_s
-            )
+        async with contextlib.aclosing(tracker.track(bus.consume(topics, group=group))) as stream:
+            async for message in stream:
+                await handle_one(
+                    message, bus=bus, group=group, handler=handler, seen=seen, retry=retry, dedupe_ttl_s=dedupe_ttl_s
+                )
         return
-    handled: dict[tuple[str, int], BusMessage] = {}  # newest handled, not yet committed, per partition
-    committer = asyncio.create_task(_commit_every(commit_interval_s, handled))
+    committer = asyncio.create_task(_commit_every(commit_interval_s, tracker))
+    stream = tracker.track(bus.consume(topics, group=group))
     try:
-        async for message in bus.consume(topics, group=group):
+        async for message in stream:
             await handle_one(
                 message,
                 bus=bus,
@@ -70,27 +76,25 @@ async def run_consumer(
                 dedupe_ttl_s=dedupe_ttl_s,
                 commit=False,
             )
-            handled[(message.topic, message.partition)] = message
+            tracker.finish(message)
     finally:
         committer.cancel()
         await asyncio.gather(committer, return_exceptions=True)
-        await _commit_handled(handled)  # what was done before stopping need not be redone
+        await _commit_finished(tracker)  # while the stream is open: what was done need not be redone
+        await stream.aclose()
 
 
-async def _commit_every(interval_s: float, handled: dict[tuple[str, int], BusMessage]) -> None:
+async def _commit_every(interval_s: float, tracker: OffsetTracker) -> None:
     while True:
         await asyncio.sleep(interval_s)
-        await _commit_handled(handled)
+        await _commit_finished(tracker)
 
 
-async def _commit_handled(handled: dict[tuple[str, int], BusMessage]) -> None:
-    batch = list(handled.values())
-    handled.clear()
-    for message in batch:  # committing an offset commits everything before it in its partition
-        try:
-            await message.commit()
-        except Exception as exc:  # e.g. the bus closing, a rebalance: the tail is redelivered and deduped
-            log.warning("commit failed", topic=message.topic, partition=message.partition, error=str(exc))
+async def _commit_finished(tracker: OffsetTracker) -> None:
+    try:
+        await tracker.flush()
+    except Exception as exc:  # the bus closing, a rebalance: the next flush tries again, or the tail is redelivered
+        log.warning("commit failed", error=str(exc))
 
 
 async def handle_one(

@@ -209,7 +209,11 @@ class DocumentStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BusMessage:
-    """One message as a consumer receives it. `commit()` marks it (and all before it in its partition) done."""
+    """One message as a consumer receives it. `commit()` marks it (and all before it in its partition) done.
+
+    A consumer that finishes messages out of order commits through `vms.offsets.OffsetTracker`, which
+    commits only up to the first message of the partition still running.
+    """
 
     topic: str
     partition: int

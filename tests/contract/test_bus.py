@@ -19,6 +19,7 @@ from vms.adapters.cache.memory import MemoryCache
 from vms.kernel.errors import NotFound
 from vms.kernel.topics import DEAD_LETTER
 from vms.messaging import RetryPolicy, run_consumer
+from vms.offsets import OffsetTracker
 from vms.ports import Bus, BusMessage
 
 
@@ -127,6 +128,35 @@ async def test_uncommitted_messages_are_delivered_again(bus: Bus):
     again = await take(bus, [topic], group, 3)
     assert [m.value for m in crashed] == [m.value for m in again] == [b"0", b"1", b"2"]
     assert [m.message_id for m in crashed] == [m.message_id for m in again]
+
+
+async def test_a_message_still_running_when_later_ones_finished_is_delivered_again_after_a_crash(bus: Bus):
+    """A consumer working on several messages of one partition at once commits through the
+    OffsetTracker: a later message finishing first must not commit past the earlier one."""
+    topic, group = unique("jobs"), unique("worker")
+    await bus.ensure_topics({topic: 1})
+    for i in range(3):
+        await bus.publish(topic, key="cam", value=str(i).encode())
+    tracker = OffsetTracker()
+
+    async def work_then_crash() -> list[BusMessage]:
+        got: list[BusMessage] = []
+        async with contextlib.aclosing(tracker.track(bus.consume([topic], group=group))) as stream:
+            async for message in stream:
+                got.append(message)
+                if len(got) == 3:
+                    await got[2].commit()  # the later messages finish first …
+                    await got[1].commit()
+                    return got  # … and the consumer dies while the first still runs
+        return got
+
+    crashed = await asyncio.wait_for(work_then_crash(), 20)
+    assert [m.value for m in crashed] == [b"0", b"1", b"2"]
+    assert await bus.lag(group, [topic]) == {topic: 3}
+    again = await take(bus, [topic], group, 3)  # the group's next member
+    assert [m.value for m in again] == [b"0", b"1", b"2"]
+    assert [m.message_id for m in again] == [m.message_id for m in crashed]  # so dedupe skips finished ones
+    assert await bus.lag(group, [topic]) == {topic: 0}
 
 
 async def test_lag_counts_what_the_group_has_not_committed(bus: Bus):

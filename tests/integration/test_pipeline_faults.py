@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -28,13 +29,16 @@ from tests.conftest import engine_url
 from tests.integration.fault_worker import Marker
 from tests.media import make_clip
 from vms.adapters.blobs.filesystem import FilesystemBlobStore
+from vms.adapters.bus.embedded import EmbeddedBus
 from vms.adapters.bus.kafka import KafkaBus
 from vms.adapters.cache.memory import MemoryCache
 from vms.analytics.jobs import SegmentRef, VideoJob, make_jobs, publish_jobs
+from vms.analytics.plugin import Detection
 from vms.analytics.worker import JOB_TOPICS, Worker
 from vms.kernel.ai_models import AiModel
 from vms.kernel.priority import Priority
 from vms.kernel.topics import DEAD_LETTER, DETECTIONS, PARTITIONS
+from vms.media.normalize import NormalizedClip
 from vms.media.segmenter import Segmenter, SegmentInfo
 from vms.messaging import RetryPolicy, run_consumer
 from vms.ports import Bus, BusMessage
@@ -158,12 +162,15 @@ class Collector:
         else:
             self.docs.append(doc)
 
-    async def start(self, bootstrap: str) -> None:
-        await park_at_end(bootstrap, self.group, [self.topic])
+    async def start(self, bootstrap: str | None) -> None:
+        """Start consuming; on Kafka (`bootstrap`) from the topic's end, skipping older runs' messages."""
+        if bootstrap is not None:
+            await park_at_end(bootstrap, self.group, [self.topic])
         self._task = asyncio.create_task(
             run_consumer(self.bus, [self.topic], group=self.group, handler=self.handle, seen=MemoryCache())
         )
-        await park_at_end(bootstrap, self.group + "-raw", [self.topic])
+        if bootstrap is not None:
+            await park_at_end(bootstrap, self.group + "-raw", [self.topic])
         self._raw_task = asyncio.create_task(self._read_raw())
 
     async def _read_raw(self) -> None:
@@ -195,7 +202,7 @@ async def until(done: Callable[[], bool], wait_s: float, what: str) -> None:
     raise AssertionError(f"timed out after {wait_s} s: {what}")
 
 
-async def lag_is_zero(bus: KafkaBus, group: str, wait_s: float = 60) -> None:
+async def lag_is_zero(bus: Bus, group: str, wait_s: float = 60) -> None:
     """Wait until `group` has committed everything on the job topics."""
     for _ in range(int(wait_s / 0.25)):
         if sum((await bus.lag(group, JOB_TOPICS)).values()) == 0:
@@ -282,6 +289,120 @@ async def test_a_worker_killed_after_publishing_but_before_committing_lands_each
         ]
     finally:
         await downstream.stop()
+
+
+class HangsOn(Marker):
+    """The Marker model, except that it stalls for good on one segment sequence (the test kills it there)."""
+
+    def __init__(self, *, attempts: Path, sequence: int | None) -> None:
+        super().__init__(AiModel.MOTION, attempts=attempts)
+        self.sequence = sequence
+
+    def analyze(self, clip: NormalizedClip, *, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:
+        detections = super().analyze(clip, camera_id=camera_id, segment_sequence=segment_sequence)  # records it
+        if segment_sequence == self.sequence:
+            time.sleep(600)
+        return detections
+
+
+def bus_from(spec: str) -> Bus:
+    """`kafka:<bootstrap>` or `embedded:<path>` (the embedded log shared with the test process)."""
+    kind, _, where = spec.partition(":")
+    if kind == "kafka":
+        return KafkaBus(where)
+    return EmbeddedBus(Path(where), heartbeat_s=0.2, session_timeout_s=2)
+
+
+async def run_concurrent_worker(spec: str, blobs: str, group: str, state: str, hang_on: int | None) -> None:
+    """A worker process running two STANDARD jobs at once (one may hang); writes how many it completed
+    to `<state>/completed` (a completed job has gone through its commit)."""
+    bus = bus_from(spec)
+    worker = Worker(
+        seen=MemoryCache(),
+        bus=bus,
+        blobs=FilesystemBlobStore(Path(blobs)),
+        models={AiModel.MOTION: HangsOn(attempts=Path(state) / "attempts", sequence=hang_on)},
+        group=group,
+        decode_threads=3,  # two jobs in flight besides the slot kept for CRITICAL
+        threads_per_model=2,
+    )
+    task = asyncio.create_task(worker.run())
+    reported = -1
+    while not task.done():
+        if worker.completed != reported:
+            reported = worker.completed
+            (Path(state) / "completed").write_text(str(reported))
+        await asyncio.sleep(0.05)
+    await task
+
+
+@contextlib.contextmanager
+def concurrent_worker_process(spec: str, plant: Plant, group: str, state: Path, hang_on: int | None):
+    """`run_concurrent_worker` as a child process; killed on the way out."""
+    state.mkdir(parents=True, exist_ok=True)
+    log = (state / "worker.log").open("ab")
+    code = (
+        "import asyncio, sys; from tests.integration.test_pipeline_faults import run_concurrent_worker as run; "
+        "asyncio.run(run(*sys.argv[1:5], int(sys.argv[5]) if sys.argv[5] else None))"
+    )
+    args = [spec, str(plant.blobs_dir), group, str(state), "" if hang_on is None else str(hang_on)]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        log.close()
+
+
+def completed(state: Path) -> int:
+    path = state / "completed"
+    return int(path.read_text() or 0) if path.exists() else 0
+
+
+@pytest.mark.parametrize("kind", ["embedded", "kafka"])
+async def test_a_job_still_running_when_a_later_job_of_its_partition_finished_is_delivered_again_after_a_kill(
+    kind: str, plant: Plant, tmp_path: Path
+):
+    bus: Bus
+    if kind == "kafka":
+        bootstrap: str | None = engine_url("VMS_TEST_KAFKA_BOOTSTRAP")
+        bus, spec = KafkaBus(bootstrap), f"kafka:{bootstrap}"
+    else:
+        bootstrap, path = None, tmp_path / "bus.db"
+        bus, spec = bus_from(f"embedded:{path}"), f"embedded:{path}"
+    await bus.ensure_topics(PARTITIONS)
+    group, state = unique("worker-order"), tmp_path / "state"
+    if bootstrap is not None:
+        await park_at_end(bootstrap, group, JOB_TOPICS)
+    downstream = Collector(bus, DETECTIONS, plant.camera)
+    await downstream.start(bootstrap)
+    early, late = await plant.job(1, [AiModel.MOTION]), await plant.job(2, [AiModel.MOTION])
+    await publish_jobs(bus, [early, late])  # one camera: one partition, the early job first
+    try:
+        with concurrent_worker_process(spec, plant, group, state, hang_on=1) as first:
+            await until(lambda: completed(state) == 1, 60, "the late job did not finish while the early one hung")
+            assert sorted(attempts(state)) == ["1", "2"]
+            first.send_signal(signal.SIGKILL)  # the early job still runs
+            first.wait(10)
+        # The late job's commit must not have covered the early one: both are still uncommitted.
+        assert sum((await bus.lag(group, JOB_TOPICS)).values()) == 2
+        with concurrent_worker_process(spec, plant, group, state / "again", hang_on=None) as second:
+            await lag_is_zero(bus, group)
+            assert second.poll() is None
+        assert sorted(attempts(state / "again")) == ["1", "2"]  # the early job was delivered again
+        await downstream.drained(bus)
+        assert sorted(d["segmentSequence"] for d in downstream.docs) == [1, 2]  # each detection once downstream
+    finally:
+        await downstream.stop()
+        await bus.close()
 
 
 async def test_an_undecodable_job_is_dead_lettered_and_the_next_job_is_processed(kafka, plant):

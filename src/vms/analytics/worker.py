@@ -5,7 +5,9 @@ before HIGH before STANDARD from its local queue — with a starvation guard tha
 lower-priority job through when it has waited `starvation_s` — decodes each job's segment ONCE
 (the normaliser) and feeds every hosted model the job names, each model on its own thread pool,
 then publishes the detections keyed by camera and commits the job. Jobs naming none of the hosted
-models are committed and skipped without fetching any video (another group hosts them).
+models are committed and skipped without fetching any video (another group hosts them). Jobs finish
+out of order, so commits go through an `OffsetTracker` (offsets.py): a job's commit takes its
+partition's committed offset only as far as the first job of that partition still running.
 
 Each model runs with its job's priority in the thread's context: ONNX inference of non-critical
 jobs is micro-batched across jobs (batching.py), CRITICAL inference bypasses the batches and goes
@@ -46,6 +48,7 @@ from vms.kernel.errors import CorruptVideo, ValidationFailed
 from vms.kernel.topics import DEAD_LETTER, DETECTIONS, VIDEO_JOBS
 from vms.media.normalize import NormalizedClip, NormalizeSpec, normalize
 from vms.messaging import RetryPolicy, handle_one
+from vms.offsets import OffsetTracker
 from vms.ports import BlobStore, Bus, BusMessage, Cache
 from vms.settings import InferenceSettings
 from vms.stats.metrics import Metrics
@@ -167,6 +170,7 @@ class Worker:
         try:
             await self._process(item.message)
         except Exception as exc:  # even dead-lettering failed (bus away): leave the job uncommitted
+            # Its partition's commits stop here until a restart delivers it (and what followed) again.
             message = item.message
             log.exception(
                 "job neither done nor dead-lettered; left uncommitted",
@@ -183,7 +187,10 @@ class Worker:
         self._changed.set()
 
     async def _feed(self, topic: str) -> None:
-        async with contextlib.aclosing(self.bus.consume([topic], group=self.group)) as stream:
+        # Jobs of one partition run side by side and may finish in any order: the tracker commits a
+        # partition only through its finished prefix, so a crash never loses a job still running.
+        tracker = OffsetTracker()
+        async with contextlib.aclosing(tracker.track(self.bus.consume([topic], group=self.group))) as stream:
             async for message in stream:
                 await self._space[topic].acquire()  # backpressure: stop fetching while this queue is full
                 self._queue.append(_Queued(RANK[topic], next(self._seq), time.monotonic(), message))
