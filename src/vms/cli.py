@@ -40,6 +40,7 @@ def serve() -> None:
     from vms.roles.retention import RetentionRole
     from vms.roles.supervisor import supervise
     from vms.tickets.sync import TicketSync
+    from vms.watchdog.role import WatchdogRole
 
     settings = _settings()
     api.migrate_if_embedded(settings)
@@ -59,17 +60,18 @@ def serve() -> None:
                 )
             lines.append("Sign-in asks you to enrol an authenticator app (TOTP) the first time.")
             # The single box: the API beside the background roles (ingest of every camera, events,
-            # retention) in this process, and the analytics worker as a supervised child process;
-            # when the API stops (Ctrl+C), everything stops with it.
-            background = [
-                asyncio.create_task(role.run())
-                for role in (
-                    IngestRole(container),
-                    EventsRole(container),
-                    RetentionRole(container),
-                    TicketSync(container),
-                )
-            ]
+            # retention, ticket sync, the watchdog) in this process, and the analytics worker as a
+            # supervised child process; when the API stops (Ctrl+C), everything stops with it.
+            roles: dict[str, Any] = {
+                "ingest": IngestRole(container),
+                "events": EventsRole(container),
+                "retention": RetentionRole(container),
+                "tickets": TicketSync(container),
+            }
+            if settings.watchdog.enabled:
+                roles["watchdog"] = WatchdogRole(container)
+            # Each role beats on its own: one that crashes stops beating while the API lives on.
+            background = [asyncio.create_task(_beating_role(container, name, role)) for name, role in roles.items()]
             background.append(asyncio.create_task(supervise(["role", "worker", "--models", "all"], name="worker")))
             try:
                 await api.serve(container, banner="\n".join(lines))
@@ -83,6 +85,14 @@ def serve() -> None:
     asyncio.run(main())
 
 
+async def _beating_role(container: Any, name: str, role: Any) -> None:
+    """Run one of the single box's in-process roles, beating its heartbeat while it runs."""
+    from vms.stats.board import beating
+
+    async with beating(container.bus, container.metrics, role=name, detail=getattr(role, "heartbeat_detail", "")):
+        await role.run()
+
+
 @role_app.command("api")
 def role_api() -> None:
     """Serve the HTTP API only."""
@@ -93,12 +103,13 @@ def role_api() -> None:
     asyncio.run(api.run(settings))
 
 
-def _run_background_role(make_role: Any) -> None:
-    """Build the container, run one background role until interrupted (serving its metrics when
-    VMS_METRICS__PORT is set), close the container."""
+def _run_background_role(name: str, make_role: Any) -> None:
+    """Build the container, run one background role until interrupted (beating its heartbeat as `name`,
+    serving its metrics when VMS_METRICS__PORT is set), close the container."""
     from vms.bootstrap import build_container
     from vms.roles import api
     from vms.roles.metrics_server import metrics_endpoint
+    from vms.stats.board import beating
 
     settings = _settings()
     api.migrate_if_embedded(settings)
@@ -107,7 +118,8 @@ def _run_background_role(make_role: Any) -> None:
         container = build_container(settings)
         try:
             role = make_role(container)
-            async with metrics_endpoint(container):
+            detail = getattr(role, "heartbeat_detail", "")
+            async with metrics_endpoint(container), beating(container.bus, container.metrics, role=name, detail=detail):
                 await role.run()
         finally:
             await container.close()
@@ -126,7 +138,7 @@ def role_ingest() -> None:
     """Record every enabled camera and publish its AI jobs."""
     from vms.roles.ingest import IngestRole
 
-    _run_background_role(IngestRole)
+    _run_background_role("ingest", IngestRole)
 
 
 @role_app.command("worker")
@@ -136,7 +148,7 @@ def role_worker(
     """Run analytics models on the video jobs."""
     from vms.roles.worker import WorkerRole
 
-    _run_background_role(lambda container: WorkerRole(container, models=models))
+    _run_background_role("worker", lambda container: WorkerRole(container, models=models))
 
 
 @role_app.command("events")
@@ -144,7 +156,7 @@ def role_events() -> None:
     """Turn detections into events (correlation, dedup, suppression)."""
     from vms.events.role import EventsRole
 
-    _run_background_role(EventsRole)
+    _run_background_role("events", EventsRole)
 
 
 @role_app.command("retention")
@@ -152,7 +164,7 @@ def role_retention() -> None:
     """Apply recording retention every hour (age, watermarks, holds)."""
     from vms.roles.retention import RetentionRole
 
-    _run_background_role(RetentionRole)
+    _run_background_role("retention", RetentionRole)
 
 
 @role_app.command("tickets")
@@ -160,7 +172,15 @@ def role_tickets() -> None:
     """Deliver tickets to customers' trackers (ServiceNow, Jira) and sync their status."""
     from vms.tickets.sync import TicketSync
 
-    _run_background_role(TicketSync)
+    _run_background_role("tickets", TicketSync)
+
+
+@role_app.command("watchdog")
+def role_watchdog() -> None:
+    """Watch heartbeats, SLAs, lag, cameras and storage; open and resolve incidents."""
+    from vms.watchdog.role import WatchdogRole
+
+    _run_background_role("watchdog", WatchdogRole)
 
 
 @app.command()

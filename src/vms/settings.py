@@ -310,6 +310,64 @@ class EdgeSettings(BaseModel):
         return self
 
 
+class WatchdogSettings(BaseModel):
+    """The watchdog: what counts as an incident (requirements §9) and how often it looks."""
+
+    enabled: bool = Field(True, description="Run the watchdog inside `vms serve` (`vms role watchdog` always runs it).")
+    evaluate_every_s: float = Field(15.0, ge=1, le=600, description="How often the rules are evaluated.")
+    lease_s: float = Field(
+        45.0,
+        ge=5,
+        le=3600,
+        description="How long the evaluating watchdog's lease lasts; a standby takes over after it.",
+    )
+    missed_beats: int = Field(
+        3, ge=2, le=100, description="Heartbeats (30 s apart) a role process may miss before it counts as failed."
+    )
+    forget_service_after_s: float = Field(
+        3600.0, ge=300, le=30 * 86_400, description="A process silent this long is no longer tracked (decommissioned)."
+    )
+    latency_min_jobs: int = Field(
+        20, ge=1, le=100_000, description="Finished jobs a model needs in the 5-minute window before its p99 is judged."
+    )
+    throughput_drop_fraction: float = Field(
+        0.5, gt=0, lt=1, description="A model's segments/min this far below its learned baseline is a drop."
+    )
+    throughput_ewma_alpha: float = Field(
+        0.1, gt=0, le=1, description="Weight of each new throughput sample in the baseline (EWMA)."
+    )
+    throughput_warmup_samples: int = Field(
+        8, ge=1, le=10_000, description="Samples a baseline needs before drops against it are reported."
+    )
+    throughput_min_baseline: float = Field(
+        1.0, ge=0, le=1_000_000, description="Baselines below this many segments/min are too small to judge."
+    )
+    lag_max_messages: int = Field(
+        1000, ge=1, le=100_000_000, description="A consumer group further behind than this on a topic is an incident."
+    )
+    camera_grace_s: float = Field(
+        120.0, ge=0, le=86_400, description="How long a camera may be offline or refuse its credentials first."
+    )
+    storage_check_every_s: float = Field(
+        300.0, ge=15, le=86_400, description="How often retention liveness and the disk forecast are checked."
+    )
+    retention_interval_s: float = Field(
+        3600.0, ge=60, le=7 * 86_400, description="How often the retention role is expected to run."
+    )
+    disk_full_alert_hours: float = Field(
+        24.0, ge=0, le=24 * 365, description="Raise an incident when recording storage is forecast full sooner."
+    )
+
+    @model_validator(mode="after")
+    def _the_lease_outlasts_the_pause_between_evaluations(self) -> WatchdogSettings:
+        if self.lease_s <= self.evaluate_every_s:
+            raise ValueError(
+                "VMS_WATCHDOG__LEASE_S must be longer than VMS_WATCHDOG__EVALUATE_EVERY_S, "
+                "or the evaluating watchdog loses its lease between evaluations."
+            )
+        return self
+
+
 class LoggingSettings(BaseModel):
     """Structured logs."""
 
@@ -342,6 +400,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     inference: InferenceSettings = InferenceSettings()  # VMS_INFERENCE__USE_CUDA=false
     edge: EdgeSettings = EdgeSettings()  # VMS_EDGE__CLOUD_URL=https://cloud… makes this server an edge
+    watchdog: WatchdogSettings = WatchdogSettings()  # VMS_WATCHDOG__CAMERA_GRACE_S=300
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:

@@ -28,6 +28,7 @@ from vms.streaming.playback_api import router as playback
 from vms.tenants.api import own as account
 from vms.tenants.api import router as customers
 from vms.tickets.api import router as tickets
+from vms.watchdog.api import router as incidents
 
 V1_ROUTERS: list[APIRouter] = [
     auth,
@@ -54,4 +55,5 @@ V1_ROUTERS: list[APIRouter] = [
     edge,
     live,
     ops,
+    incidents,
 ]

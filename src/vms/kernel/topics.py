@@ -14,6 +14,7 @@ DETECTIONS = "detections"
 EVENTS = "events"
 CONFIG_CHANGES = "config-changes"
 HEARTBEATS = "heartbeats"
+INCIDENTS = "incidents"  # the watchdog's incidents as they open and resolve, for notifications
 DEAD_LETTER = "dead-letter"
 
 # Partitions bound a consumer group's parallelism; jobs are keyed by camera, so 12 lets up to
@@ -26,5 +27,6 @@ PARTITIONS: dict[str, int] = {
     EVENTS: 6,
     CONFIG_CHANGES: 1,
     HEARTBEATS: 3,
+    INCIDENTS: 3,
     DEAD_LETTER: 1,
 }

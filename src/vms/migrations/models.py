@@ -12,6 +12,7 @@ from vms.media import models as media_models
 from vms.streaming import models as streaming_models
 from vms.tenants import models as tenant_models
 from vms.tickets import models as ticket_models
+from vms.watchdog import models as watchdog_models
 
 __all__ = [
     "Base",
@@ -26,4 +27,5 @@ __all__ = [
     "streaming_models",
     "tenant_models",
     "ticket_models",
+    "watchdog_models",
 ]

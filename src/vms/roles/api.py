@@ -19,7 +19,7 @@ from vms.bootstrap import Container, build_container
 from vms.edge import agent as edge_agent
 from vms.roles.streaming import build_gateway
 from vms.settings import Settings
-from vms.stats.board import SlaBoard
+from vms.stats.board import SlaBoard, publish_heartbeats
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +74,8 @@ async def serve(container: Container, *, banner: str | None = None, app: FastAPI
     board = SlaBoard(container.bus, container.metrics, cache=container.cache)
     app.state.sla_board = board
     board_task = asyncio.create_task(_follow_heartbeats(board))
+    # This role's own heartbeat, which the watchdog expects like every role's.
+    beat_task = asyncio.create_task(publish_heartbeats(container.bus, container.metrics, role="api"))
     # On an edge server: the edge lane of the outbox to the cloud, from this one process.
     edge_task = asyncio.create_task(edge_agent.run(container))
     config = uvicorn.Config(
@@ -89,7 +91,7 @@ async def serve(container: Container, *, banner: str | None = None, app: FastAPI
     try:
         await RoleServer(config).serve()
     finally:
-        tasks = (gateway_task, relay_task, board_task, edge_task)
+        tasks = (gateway_task, relay_task, board_task, beat_task, edge_task)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -3,13 +3,13 @@
 Each worker process hosts the models it is given (or every available one with `all`) in one
 consumer group, decoding each job once for all of them. Run one process per model for isolation
 and independent scaling, or several models per process to share decoding — the same code either way.
-Every 30 s it publishes a heartbeat with its models' SLA figures (stats/board.py), which the API
-process merges for `GET /api/v1/ops/sla` and the watchdog.
+Like every role it beats every 30 s (the CLI wraps it in `stats.board.beating`), naming its consumer
+group; the beats carry its models' SLA figures and its group's lag, which the API process merges for
+`GET /api/v1/ops/sla` and the watchdog judges.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import structlog
@@ -21,7 +21,6 @@ from vms.bootstrap import Container
 from vms.kernel.ai_models import AiModel
 from vms.kernel.errors import ValidationFailed
 from vms.kernel.topics import PARTITIONS
-from vms.stats.board import HEARTBEAT_S, publish_heartbeats
 
 log = structlog.get_logger(__name__)
 
@@ -51,15 +50,21 @@ def load_models(names: str) -> dict[AiModel, AnalyticsModel[Any]]:
 class WorkerRole:
     """Consumes video jobs for its models until cancelled."""
 
-    def __init__(self, container: Container, *, models: str = "all", heartbeat_s: float = HEARTBEAT_S) -> None:
+    def __init__(self, container: Container, *, models: str = "all") -> None:
         self.container = container
         # Models create their ONNX sessions when built: providers and threads must be set first.
         sessions.configure(container.settings.inference)
         self.models = load_models(models)
-        self.heartbeat_s = heartbeat_s
+        # One consumer group per set of models (analytics.worker's naming); heartbeats name it.
+        self.group = "worker-" + "+".join(sorted(m.value for m in self.models))
+
+    @property
+    def heartbeat_detail(self) -> str:
+        """What this worker's heartbeats say it runs: its consumer group."""
+        return self.group
 
     async def run(self) -> None:
-        """Create the topics if needed and run the worker, beating its heartbeat beside it."""
+        """Create the topics if needed and run the worker until cancelled."""
         await self.container.bus.ensure_topics(PARTITIONS)
         log.info("worker started", models=[m.value for m in self.models])
         metrics = self.container.metrics
@@ -70,14 +75,6 @@ class WorkerRole:
             metrics=metrics,
             inference=self.container.settings.inference,
             seen=self.container.cache,  # shared by the group's processes: a job done by one is skipped by all
+            group=self.group,
         )
-        heartbeats = asyncio.create_task(
-            publish_heartbeats(
-                self.container.bus, metrics, role="worker", detail=worker.group, every_s=self.heartbeat_s
-            )
-        )
-        try:
-            await worker.run()
-        finally:
-            heartbeats.cancel()
-            await asyncio.gather(heartbeats, return_exceptions=True)
+        await worker.run()

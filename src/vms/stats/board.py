@@ -1,25 +1,31 @@
-"""The fleet's SLA figures: worker processes report theirs on `heartbeats`, a board merges them.
+"""Heartbeats of every role process, and the fleet's SLA figures merged from them.
+
+Every role (api, ingest, worker, events, retention, tickets, watchdog) beats on `heartbeats` every
+`HEARTBEAT_S` while it runs (`beating`, wrapped around each role by the CLI and `vms serve`), with
+its process's `SlaSnapshot` of the last five minutes and the lag of the consumer groups it watches.
+A role whose task dies stops beating even when its process lives on (the single box runs several
+roles in one process), which is what the watchdog alarms on (vms.watchdog).
 
 Workers run as their own processes (child processes of `vms serve`, Deployments in a cluster), so
-the API process never sees a job. Every worker role publishes a heartbeat every `HEARTBEAT_S` with
-its `SlaSnapshot` of the last five minutes (`publish_heartbeats`); the API process runs an
-`SlaBoard` that keeps the newest heartbeat of each process and merges those heard from within
-`STALE_AFTER_S` with its own figures. A worker that stops beating drops out of the figures after
-that time — which is itself what the watchdog alarms on, not a silent zero.
+the API process never sees a job: it runs an `SlaBoard` that keeps the newest heartbeat of each
+process and merges those heard from within `STALE_AFTER_S` with its own figures. A worker that stops
+beating drops out of the figures after that time, not into a silent zero.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import structlog
 from pydantic import BaseModel, Field, ValidationError
 
 from vms.kernel.clock import utcnow
-from vms.kernel.topics import HEARTBEATS
+from vms.kernel.topics import HEARTBEATS, PARTITIONS
 from vms.messaging import run_consumer
 from vms.ports import Bus, BusMessage, Cache
 from vms.stats.metrics import Metrics
@@ -38,11 +44,15 @@ def this_process() -> str:
 class Heartbeat(BaseModel):
     """What a role process says about itself on the `heartbeats` topic."""
 
-    role: str = Field(description="The role (worker, …).")
+    role: str = Field(description="The role (api, ingest, worker, events, retention, tickets, watchdog …).")
     process: str = Field(description="host:pid of the process.")
     detail: str = Field("", description="What the process runs, e.g. its consumer group.")
     at: datetime = Field(description="When it was sent (UTC).")
+    started_at: datetime | None = Field(None, description="When the role started beating in this process (UTC).")
     sla: SlaSnapshot = Field(description="The process's SLA figures over the last five minutes.")
+    consumer_lag: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="Lag of the consumer groups the process watches: group -> topic -> messages."
+    )
 
 
 async def publish_heartbeats(
@@ -50,14 +60,54 @@ async def publish_heartbeats(
 ) -> None:
     """Publish this process's heartbeat now and every `every_s` until cancelled; a bus outage skips beats."""
     process = this_process()
+    started_at = utcnow()
+    topic_ready = False
     while True:
-        beat = Heartbeat(role=role, process=process, detail=detail, at=utcnow(), sla=metrics.sla.snapshot())
-        beat.sla.sources = [f"{role} {process}"]
         try:
+            if not topic_ready:  # a bus that is down at start is tried again at the next beat
+                await bus.ensure_topics({HEARTBEATS: PARTITIONS[HEARTBEATS]})
+                topic_ready = True
+            await metrics.refresh_lag()
+            beat = Heartbeat(
+                role=role,
+                process=process,
+                detail=detail,
+                at=utcnow(),
+                started_at=started_at,
+                sla=metrics.sla.snapshot(),
+                consumer_lag=watched_lag(metrics),
+            )
+            beat.sla.sources = [f"{role} {process}"]
             await bus.publish(HEARTBEATS, key=process, value=beat.model_dump_json().encode(), headers={"role": role})
         except Exception as exc:  # the next beat will try again; the role's work goes on
-            log.warning("heartbeat not sent", error=str(exc))
+            log.warning("heartbeat not sent", role=role, error=str(exc))
         await asyncio.sleep(every_s)
+
+
+def watched_lag(metrics: Metrics) -> dict[str, dict[str, int]]:
+    """The consumer lag last read into `vms_bus_consumer_lag`, as group -> topic -> messages."""
+    lag: dict[str, dict[str, int]] = {}
+    for family in metrics.consumer_lag.collect():
+        for sample in family.samples:
+            lag.setdefault(sample.labels["group"], {})[sample.labels["topic"]] = int(sample.value)
+    return lag
+
+
+@contextlib.asynccontextmanager
+async def beating(
+    bus: Bus, metrics: Metrics, *, role: str, detail: str = "", every_s: float = HEARTBEAT_S
+) -> AsyncIterator[None]:
+    """Beat for `role` while the block runs: a role that ends or crashes stops beating.
+
+    >>> async with beating(container.bus, container.metrics, role="events"):
+    ...     await EventsRole(container).run()
+    """
+    task = asyncio.create_task(publish_heartbeats(bus, metrics, role=role, detail=detail, every_s=every_s))
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 class SlaBoard:

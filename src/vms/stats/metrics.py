@@ -76,6 +76,12 @@ class Metrics:
             ["group", "topic"],
             registry=r,
         )
+        self.incidents_open = Gauge(
+            "vms_incidents_open",
+            "Incidents not yet resolved, by type and severity (kept by the watchdog that holds the lease).",
+            ["type", "severity"],
+            registry=r,
+        )
         self._lag_watches: list[_LagWatch] = []
         self.sla = SlaWindow()  # the same job outcomes over a recent window, for the watchdog (stats/sla.py)
 

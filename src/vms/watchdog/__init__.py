@@ -1,0 +1,1 @@
+"""The watchdog: heartbeats, SLAs, lag, cameras and storage judged into incidents (requirements §9)."""
