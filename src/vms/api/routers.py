@@ -22,6 +22,7 @@ from vms.media.api import router as recordings
 from vms.media.backfill_api import router as recording_backfill
 from vms.media.warnings_api import router as camera_warnings
 from vms.stats.api import ops_router as ops
+from vms.stats.api import statistics_router as statistics
 from vms.streaming.export_api import exports_router as exports
 from vms.streaming.live_api import router as live
 from vms.streaming.playback_api import router as playback
@@ -56,4 +57,5 @@ V1_ROUTERS: list[APIRouter] = [
     live,
     ops,
     incidents,
+    statistics,
 ]

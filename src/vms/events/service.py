@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import Text, and_, case, cast, func, or_, select
 
 from vms.cameras import service as cameras
 from vms.events import mirror  # noqa: F401 - installs the metadata mirror on every event write
@@ -108,6 +108,32 @@ async def search(
         )
     rows, total = await uow.page(stmt, limit=limit, offset=offset)
     return [event_read(e) for e in rows], total
+
+
+async def count_per_bucket(
+    *,
+    uow: UnitOfWork,
+    bounds: list[tuple[datetime, datetime]],
+    camera_ids: list[uuid.UUID] | None = None,
+    event_type: AiModel | None = None,
+) -> list[int]:
+    """How many events occurred in each [start, end) window of `bounds` (contiguous, oldest first).
+
+    One query, one conditional sum per window: no dialect-specific date truncation, so SQLite and
+    PostgreSQL agree, and buckets may start at any instant (a console's local clock hour). The
+    tenant guard and a scoped user's camera scope apply as for `search`.
+    """
+    if not bounds:
+        return []
+    occurred = Event.occurred_at
+    sums = [func.sum(case((and_(occurred >= start, occurred < end), 1), else_=0)) for start, end in bounds]
+    stmt = select(*sums).select_from(Event).where(occurred >= bounds[0][0], occurred < bounds[-1][1])
+    if camera_ids:
+        stmt = stmt.where(Event.camera_id.in_(camera_ids))
+    if event_type is not None:
+        stmt = stmt.where(Event.event_type == event_type.value)
+    row = (await uow.session.execute(stmt)).one()
+    return [int(value or 0) for value in row]  # SUM over no rows is NULL
 
 
 async def get_event(*, uow: UnitOfWork, event_id: uuid.UUID) -> EventRead:

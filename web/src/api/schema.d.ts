@@ -972,6 +972,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cameras/{camera_id}/recordings/backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Backfill
+         * @description Fill the window's recording gaps from the camera's SD card (ONVIF Profile G replay), in the background.
+         */
+        post: operations["recordings-start_backfill"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cameras/{camera_id}/recordings/backfill/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Backfill
+         * @description One backfill run of the camera.
+         */
+        get: operations["recordings-get_backfill"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cameras/{camera_id}/timeline": {
         parameters: {
             query?: never;
@@ -1681,6 +1721,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/edge/clips/{event_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Deliver Clip
+         * @description Store an event's MP4 clip, streamed in the body; a repeat with the same SHA-256 is a no-op.
+         */
+        put: operations["edge-deliver_clip"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/edge/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deliver Events
+         * @description Upsert a batch of an edge's event documents (idempotent by event id).
+         */
+        post: operations["edge-deliver_events"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -1953,6 +2033,87 @@ export interface paths {
         get: operations["exports-download_export"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Incidents
+         * @description Incidents matching the filters, newest first.
+         */
+        get: operations["incidents-list_incidents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Incident
+         * @description One incident.
+         */
+        get: operations["incidents-get_incident"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge Incident
+         * @description Say someone is on it (again: no change; a resolved incident: 409). The watchdog still resolves it
+         *     when its condition clears.
+         */
+        post: operations["incidents-acknowledge_incident"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve Incident
+         * @description Close an incident by hand (again: no change). While its condition lasts it is not reopened.
+         */
+        post: operations["incidents-resolve_incident"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2249,6 +2410,27 @@ export interface paths {
          * @description Sites → buildings → floors → zones, each with its camera, online and offline counts.
          */
         get: operations["sites-get_site_tree"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/statistics/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Event Statistics
+         * @description Events per hour or day (default: the last 24 hours by hour), counted like the events list:
+         *     the caller's customer only, and a user scoped to part of the site tree counts only their cameras.
+         */
+        get: operations["statistics-get_event_statistics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2675,6 +2857,49 @@ export interface components {
          * @enum {string}
          */
         AuthMethod: "basic" | "digest" | "token" | "certificate" | "vendor";
+        /**
+         * BackfillRunRead
+         * @description One backfill run: the window asked for and what it filled.
+         */
+        BackfillRunRead: {
+            /**
+             * Camera Id
+             * Format: uuid
+             */
+            camera_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Gaps Found */
+            gaps_found: number;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Seconds Filled */
+            seconds_filled: number;
+            /** Segments Added */
+            segments_added: number;
+            /** Status */
+            status: string;
+            /**
+             * Window End
+             * Format: date-time
+             */
+            window_end: string;
+            /**
+             * Window Start
+             * Format: date-time
+             */
+            window_start: string;
+        };
         /** Body_cameras-import_cameras */
         "Body_cameras-import_cameras": {
             /**
@@ -2899,6 +3124,11 @@ export interface components {
             enabled_models: components["schemas"]["AiModel"][];
             /** External Id */
             external_id: string | null;
+            /**
+             * Fault
+             * @description Why the stream is not plainly online: unreachable, disconnected, stalled, auth_failed, bad_stream or storage; null while online.
+             */
+            fault?: string | null;
             /** Firmware */
             firmware: string | null;
             /** Has Credentials */
@@ -2908,6 +3138,16 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /**
+             * Last Error
+             * @description The stream reader's last error in words (credentials removed); null while online.
+             */
+            last_error?: string | null;
+            /**
+             * Last Frame At
+             * @description When video was last received, to within a minute (UTC); null before the first.
+             */
+            last_frame_at?: string | null;
             main_stream: components["schemas"]["StreamInfo"] | null;
             /** Main Url */
             main_url: string;
@@ -2927,6 +3167,11 @@ export interface components {
             /** Probed At */
             probed_at: string | null;
             status: components["schemas"]["CameraStatus"];
+            /**
+             * Status Changed At
+             * @description When the status last changed (UTC).
+             */
+            status_changed_at?: string | null;
             sub_stream: components["schemas"]["StreamInfo"] | null;
             /** Sub Url */
             sub_url: string | null;
@@ -3307,9 +3552,21 @@ export interface components {
         };
         /**
          * DetectionMetadata
+         * @description Where and what was detected.
+         */
+        "DetectionMetadata-Input": {
+            /** Boundingbox */
+            boundingBox: number[];
+            /** Objectclass */
+            objectClass: string;
+            /** Trackingid */
+            trackingId: string;
+        };
+        /**
+         * DetectionMetadata
          * @description Where and what was seen (requirements §7).
          */
-        DetectionMetadata: {
+        "DetectionMetadata-Output": {
             /**
              * Boundingbox
              * @description x, y, width, height as fractions of the frame.
@@ -3579,6 +3836,86 @@ export interface components {
          */
         DiscoveryStatus: "queued" | "running" | "completed" | "failed" | "cancelled";
         /**
+         * EdgeAccepted
+         * @description What the cloud did with a delivery.
+         */
+        EdgeAccepted: {
+            /**
+             * Changed
+             * @description Items that changed the cloud's copy (a repeat changes nothing).
+             */
+            changed: number;
+            /**
+             * Received
+             * @description Items in the request.
+             */
+            received: number;
+        };
+        /**
+         * EdgeEvent
+         * @description One event document as events.mirror writes it; the cloud upserts it by `eventId`.
+         */
+        EdgeEvent: {
+            /**
+             * Cameraid
+             * Format: uuid
+             */
+            cameraId: string;
+            /** Cliperror */
+            clipError?: string | null;
+            /** Confidence */
+            confidence: number;
+            /**
+             * Customerid
+             * Format: uuid
+             */
+            customerId: string;
+            detectionMetadata: components["schemas"]["DetectionMetadata-Input"];
+            /**
+             * Detections
+             * @default 1
+             */
+            detections: number;
+            /** Endedat */
+            endedAt?: string | null;
+            /**
+             * Eventid
+             * Format: uuid
+             */
+            eventId: string;
+            /** Eventtype */
+            eventType: string;
+            /**
+             * Modelversion
+             * @default 1
+             */
+            modelVersion: string;
+            /** Priority */
+            priority: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "NEW" | "ACKNOWLEDGED" | "RESOLVED" | "FALSE_POSITIVE";
+            /** Tags */
+            tags?: string[];
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            /** Updatedat */
+            updatedAt?: string | null;
+        };
+        /**
+         * EdgeEventBatch
+         * @description Events an edge delivers in one request, oldest change first.
+         */
+        EdgeEventBatch: {
+            /** Events */
+            events: components["schemas"]["EdgeEvent"][];
+        };
+        /**
          * EffectiveConfig
          * @description A node's effective configuration with provenance, and its own overrides.
          */
@@ -3630,6 +3967,26 @@ export interface components {
             note?: string | null;
         };
         /**
+         * EventCount
+         * @description The events of one bucket.
+         */
+        EventCount: {
+            /** Count */
+            count: number;
+            /**
+             * End
+             * Format: date-time
+             * @description Exclusive end; the last bucket may be cut short by `until`.
+             */
+            end: string;
+            /**
+             * Start
+             * Format: date-time
+             * @description Inclusive start of the bucket (UTC).
+             */
+            start: string;
+        };
+        /**
          * EventRead
          * @description requirements §7 Event, plus end time, tags, model version and the supporting detection count.
          */
@@ -3661,7 +4018,7 @@ export interface components {
              * Format: uuid
              */
             customerId: string;
-            detectionMetadata: components["schemas"]["DetectionMetadata"];
+            detectionMetadata: components["schemas"]["DetectionMetadata-Output"];
             /**
              * Detections
              * @default 1
@@ -3709,6 +4066,34 @@ export interface components {
              * @description Last change; live-push clients keep the newest per event.
              */
             updatedAt?: string | null;
+        };
+        /**
+         * EventStatistics
+         * @description Event counts per bucket over a window, oldest bucket first.
+         */
+        EventStatistics: {
+            /**
+             * Bucket
+             * @enum {string}
+             */
+            bucket: "hour" | "day";
+            /** Buckets */
+            buckets: components["schemas"]["EventCount"][];
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /**
+             * Total
+             * @description Sum of the buckets' counts.
+             */
+            total: number;
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
         };
         /**
          * EventStatus
@@ -4261,6 +4646,111 @@ export interface components {
              */
             row: number;
         };
+        /**
+         * IncidentRead
+         * @description requirements §9 incident record, plus its lifecycle.
+         */
+        IncidentRead: {
+            /** Acknowledgedat */
+            acknowledgedAt?: string | null;
+            /** Acknowledgedby */
+            acknowledgedBy?: string | null;
+            /**
+             * Actualvalue
+             * @description What was measured: ms for latency, segments/min or messages for throughput, seconds silent or down (hours for a disk forecast) for service failures.
+             */
+            actualValue: number;
+            /**
+             * Aimodel
+             * @description The analytics model it concerns, if one.
+             */
+            aiModel: string | null;
+            /**
+             * Cameraid
+             * @description The camera it concerns, if one.
+             */
+            cameraId: string | null;
+            /**
+             * Customerid
+             * @description The customer it concerns; null for platform-wide incidents.
+             */
+            customerId: string | null;
+            /**
+             * Incidentid
+             * Format: uuid
+             */
+            incidentId: string;
+            incidentType: components["schemas"]["IncidentType"];
+            /**
+             * Lastseenat
+             * Format: date-time
+             * @description When the watchdog last found the condition.
+             */
+            lastSeenAt: string;
+            /**
+             * Remediation
+             * @description What was done about it that the watchdog saw (a restart).
+             */
+            remediation?: string | null;
+            /**
+             * Resolution
+             * @description How it ended: the condition cleared, or an operator's note.
+             */
+            resolution?: string | null;
+            /** Resolvedat */
+            resolvedAt?: string | null;
+            /**
+             * Resolvedby
+             * @description Who resolved it; null when the condition cleared.
+             */
+            resolvedBy?: string | null;
+            severity: components["schemas"]["Severity"];
+            /**
+             * Source
+             * @description The role/process, model, camera or store it was seen on.
+             */
+            source: string;
+            status: components["schemas"]["IncidentStatus"];
+            /**
+             * Summary
+             * @description What is wrong, in one sentence.
+             */
+            summary: string;
+            /**
+             * Thresholdvalue
+             * @description The limit it was measured against, in the same unit.
+             */
+            thresholdValue: number;
+            /**
+             * Timestamp
+             * Format: date-time
+             * @description When the incident opened (UTC).
+             */
+            timestamp: string;
+        };
+        /**
+         * IncidentResolve
+         * @description An operator's resolution of an incident.
+         */
+        IncidentResolve: {
+            /**
+             * Note
+             * @description Why it is resolved (kept as the resolution).
+             */
+            note?: string | null;
+        };
+        /**
+         * IncidentStatus
+         * @description Where an incident is in its lifecycle.
+         * @enum {string}
+         */
+        IncidentStatus: "open" | "acknowledged" | "resolved";
+        /**
+         * IncidentType
+         * @description What kind of trouble (requirements §9).
+         * @enum {string}
+         */
+        IncidentType: "LATENCY_BREACH" | "THROUGHPUT_DROP" | "SERVICE_FAILURE";
         /**
          * IntegrationCheck
          * @description A passed connection test (a failed one answers 422 or 503 with what is wrong).
@@ -4859,6 +5349,20 @@ export interface components {
              */
             total: number;
         };
+        /** Page[IncidentRead] */
+        Page_IncidentRead_: {
+            /** Items */
+            items: components["schemas"]["IncidentRead"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /**
+             * Total
+             * @description Items matching the filter, across all pages.
+             */
+            total: number;
+        };
         /** Page[NodeRead] */
         Page_NodeRead_: {
             /** Items */
@@ -5275,6 +5779,12 @@ export interface components {
             /** User Agent */
             user_agent: string | null;
         };
+        /**
+         * Severity
+         * @description How urgent (requirements §9).
+         * @enum {string}
+         */
+        Severity: "CRITICAL" | "HIGH" | "MEDIUM" | "LOW";
         /**
          * SignIn
          * @description Step 1: email and password.
@@ -7932,6 +8442,74 @@ export interface operations {
             };
         };
     };
+    "recordings-start_backfill": {
+        parameters: {
+            query: {
+                /** @description Window start (UTC). */
+                start: string;
+                /** @description Window end (UTC), at most a day after start. */
+                end: string;
+            };
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackfillRunRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "recordings-get_backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackfillRunRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "playback-get_camera_timeline": {
         parameters: {
             query: {
@@ -9516,6 +10094,73 @@ export interface operations {
             };
         };
     };
+    "edge-deliver_clip": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Hex SHA-256 of the MP4 body. */
+                "X-Content-SHA256": string;
+            };
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EdgeAccepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "edge-deliver_events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EdgeEventBatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EdgeAccepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "events-list_events": {
         parameters: {
             query?: {
@@ -10062,6 +10707,146 @@ export interface operations {
             };
         };
     };
+    "incidents-list_incidents": {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["IncidentStatus"] | null;
+                incident_type?: components["schemas"]["IncidentType"] | null;
+                severity?: components["schemas"]["Severity"] | null;
+                camera_id?: string | null;
+                /** @description Provider staff: one customer's incidents. */
+                customer_id?: string | null;
+                ai_model?: components["schemas"]["AiModel"] | null;
+                /** @description Incidents opened at or after this time. */
+                since?: string | null;
+                /** @description Items per page. */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_IncidentRead_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "incidents-get_incident": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "incidents-acknowledge_incident": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "incidents-resolve_incident": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["IncidentResolve"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "account-get_own_license": {
         parameters: {
             query?: never;
@@ -10588,6 +11373,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SiteTree"];
+                };
+            };
+        };
+    };
+    "statistics-get_event_statistics": {
+        parameters: {
+            query?: {
+                /** @description hour (at most 168) or day (at most 92). */
+                bucket?: "hour" | "day";
+                /** @description First bucket's start; buckets step from here. */
+                since?: string | null;
+                /** @description End of the window (default now). */
+                until?: string | null;
+                /** @description Instead of since: the last N hours, in whole UTC-aligned buckets. */
+                hours?: number | null;
+                camera_id?: string[] | null;
+                event_type?: components["schemas"]["AiModel"] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventStatistics"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -1,7 +1,7 @@
-// One camera: status, identity and place, both streams as probed, its control interface, the AI models
+// One camera: status, identity and place (editable: CameraEditForm), both streams as probed, its control interface, the AI models
 // (with why the unavailable ones are off), PTZ when the camera has a control interface, and links to
 // live view and playback.
-import { lazy, Suspense } from "react";
+import { lazy, Suspense, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams } from "react-router-dom";
 import { api, ApiError, unwrap, type CameraRead } from "../api";
@@ -9,6 +9,7 @@ import { keys } from "../api/queries";
 import { canOperate, useMe } from "../auth/useAuth";
 import { EmptyState, ErrorState, Loading, ProblemMessage } from "../components/States";
 import { StatusBadge } from "../components/StatusBadge";
+import { CameraEditForm } from "./CameraEditForm";
 import { DevicePanel } from "./DevicePanel";
 import { ModelsPanel } from "./ModelsPanel";
 import { cameraKeys, useCamera, type StreamInfo } from "./queries";
@@ -21,6 +22,7 @@ export default function CameraPage() {
   const camera = useCamera(id);
   const me = useMe();
   const operator = canOperate(me.data);
+  const [editing, setEditing] = useState(false);
 
   if (camera.isPending) return <Loading label="Loading the camera…" />;
   if (camera.isError) {
@@ -46,6 +48,11 @@ export default function CameraPage() {
           {c.name} <StatusBadge status={c.status} />
         </h1>
         <div className="row">
+          {operator && (
+            <button type="button" aria-expanded={editing} onClick={() => setEditing(!editing)}>
+              {editing ? "Close editing" : "Edit details"}
+            </button>
+          )}
           <Link className="button" to={`/live?camera=${c.id}`}>
             Watch live
           </Link>
@@ -54,6 +61,7 @@ export default function CameraPage() {
           </Link>
         </div>
       </div>
+      {editing && operator && <CameraEditForm camera={c} onDone={() => setEditing(false)} />}
       <div className="camera-grid">
         <Identity camera={c} />
         <Streams camera={c} operator={operator} />

@@ -1,15 +1,16 @@
-// Cameras: the location tree with status counts, a filtered and paged camera list (each name opens
+// Cameras: the location tree with status counts (editable: SiteTree.tsx), a filtered and paged camera list (each name opens
 // the camera page), and adding cameras by RTSP address, discovery or import (loaded on demand).
 import { lazy, Suspense, useState } from "react";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router-dom";
-import { api, unwrap, type CameraRead, type CameraStatus, type NodeTree } from "../api";
-import { keys, useSiteTree } from "../api/queries";
+import { api, unwrap, type CameraRead, type CameraStatus } from "../api";
+import { keys } from "../api/queries";
 import { canOperate, useMe } from "../auth/useAuth";
-import { CountBadges, StatusBadge } from "../components/StatusBadge";
+import { StatusBadge } from "../components/StatusBadge";
 import { EmptyState, ErrorState, Loading } from "../components/States";
 import { Pager } from "../components/Pager";
 import { parseAddTab } from "./addTabs";
+import { SiteTreePanel } from "./SiteTree";
 
 const AddCameraPanel = lazy(() => import("./AddCameraPanel"));
 const PAGE = 25;
@@ -173,69 +174,5 @@ function CameraTable({ items }: { items: CameraRead[] }) {
         </tbody>
       </table>
     </div>
-  );
-}
-
-function SiteTreePanel({ selected, onSelect }: { selected?: string; onSelect: (id: string | undefined) => void }) {
-  const tree = useSiteTree();
-  return (
-    <aside className="tree-pane" aria-labelledby="tree-title">
-      <h2 id="tree-title">Sites</h2>
-      {tree.isPending ? (
-        <Loading />
-      ) : tree.isError ? (
-        <ErrorState error={tree.error} onRetry={() => void tree.refetch()} />
-      ) : (
-        <ul className="tree">
-          <li>
-            <button type="button" aria-pressed={!selected} onClick={() => onSelect(undefined)}>
-              All cameras{" "}
-              <CountBadges
-                online={tree.data.total.online_count}
-                offline={tree.data.total.offline_count}
-                total={tree.data.total.camera_count}
-              />
-            </button>
-          </li>
-          {tree.data.sites.map((n) => (
-            <TreeNode key={n.id} node={n} selected={selected} onSelect={onSelect} />
-          ))}
-          {tree.data.sites.length === 0 && (
-            <li className="muted">No sites yet. Sites, buildings, floors and zones are added through the API (POST /api/v1/nodes) for now.</li>
-          )}
-          {tree.data.unassigned.camera_count > 0 && (
-            <li className="muted">
-              {tree.data.unassigned.camera_count} camera(s) in no zone
-            </li>
-          )}
-        </ul>
-      )}
-    </aside>
-  );
-}
-
-function TreeNode({
-  node,
-  selected,
-  onSelect,
-}: {
-  node: NodeTree;
-  selected?: string;
-  onSelect: (id: string) => void;
-}) {
-  return (
-    <li>
-      <button type="button" aria-pressed={selected === node.id} onClick={() => onSelect(node.id)}>
-        <span className="kind">{node.kind}</span> {node.name}{" "}
-        <CountBadges online={node.online_count} offline={node.offline_count} total={node.camera_count} />
-      </button>
-      {(node.children ?? []).length > 0 && (
-        <ul>
-          {(node.children ?? []).map((c) => (
-            <TreeNode key={c.id} node={c} selected={selected} onSelect={onSelect} />
-          ))}
-        </ul>
-      )}
-    </li>
   );
 }

@@ -1,12 +1,14 @@
 // Find cameras on the network: an address scan or ONVIF WS-Discovery runs as a job on the server;
 // its progress and results stream in over SSE, and each result is one form away from being a camera.
-// The job id is kept in the URL (?job=), so a reload follows the same job.
+// The job id is kept in the URL (?job=), so a reload follows the same job; past jobs are listed
+// under the form (DiscoveryHistory) and open the same way.
 import { useState, type FormEvent } from "react";
 import { useMutation } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router-dom";
 import { api, ApiError, unwrap } from "../api";
 import { ProblemMessage } from "../components/States";
 import { DiscoveredAddForm } from "./DiscoveredAddForm";
+import { DiscoveryHistory } from "./DiscoveryHistory";
 import { progressOf, useDiscoveryJob, type DiscoveryState } from "./discovery";
 import type { DiscoveredDevice } from "./queries";
 
@@ -41,7 +43,10 @@ export default function DiscoveryPanel() {
           onNew={() => follow(undefined)}
         />
       ) : (
-        <DiscoveryForm onStarted={follow} />
+        <>
+          <DiscoveryForm onStarted={follow} />
+          <DiscoveryHistory onOpen={follow} />
+        </>
       )}
     </section>
   );

@@ -1,5 +1,6 @@
 // Pan, tilt and zoom for a camera with a control interface: a pad (press and hold a button, or an
-// arrow key, to move; release to stop; + and − zoom), where the head points, presets and tours.
+// arrow key, to move; release to stop; + and − zoom), where the head points, presets, auto-tracking
+// of an AI event (PtzTrack.tsx) and tours.
 // A Viewer sees the position, presets and tours; Admins and Supervisors move the camera.
 import { useCallback, useState, type KeyboardEvent, type PointerEvent } from "react";
 import { useQuery } from "@tanstack/react-query";
@@ -8,6 +9,7 @@ import { ErrorState, Loading, ProblemMessage } from "../components/States";
 import { KEYS, usePtzPad, type Direction } from "./ptzPad";
 import { PresetsPanel } from "./PtzPresets";
 import { ToursPanel } from "./PtzTours";
+import { TrackPanel } from "./PtzTrack";
 import { cameraKeys } from "./queries";
 
 export default function PtzPanel({ cameraId, operator }: { cameraId: string; operator: boolean }) {
@@ -38,6 +40,7 @@ export default function PtzPanel({ cameraId, operator }: { cameraId: string; ope
             {operator && <Pad cameraId={cameraId} onMoved={() => void status.refetch()} />}
             <PresetsPanel cameraId={cameraId} operator={operator} />
           </div>
+          {operator && <TrackPanel cameraId={cameraId} />}
           <ToursPanel cameraId={cameraId} operator={operator} />
         </>
       )}

@@ -24,10 +24,24 @@ function health(forecast: Record<string, unknown> = {}, extra: Record<string, un
 }
 
 /** Events per hour: the hour's index from now (0 = this hour) decides the count. */
-const hourly = (since: string) => {
-  const ago = Math.round((Date.now() - Date.parse(since)) / 3_600_000 - 0.5);
+const hourly = (since: number) => {
+  const ago = Math.round((Date.now() - since) / 3_600_000 - 0.5);
   return ago === 0 ? 3 : ago === 5 ? 12 : ago === 23 ? 1 : 0;
 };
+
+/** GET /statistics/events as the API answers it: hour buckets from `since` to `until`. */
+function statistics(query: URLSearchParams, count: (start: number) => number = hourly) {
+  const since = Date.parse(query.get("since")!);
+  const until = Date.parse(query.get("until")!);
+  const buckets = [];
+  for (let start = since; start < until; start += 3_600_000) {
+    buckets.push({ start: new Date(start).toISOString(), end: new Date(Math.min(start + 3_600_000, until)).toISOString(), count: count(start) });
+  }
+  const total = buckets.reduce((sum, b) => sum + b.count, 0);
+  return json({ since: query.get("since"), until: query.get("until"), bucket: "hour", total, buckets });
+}
+
+const NO_INCIDENTS = { items: [], total: 0, limit: 5, offset: 0 };
 
 function backend(over: Record<string, (call: Call) => Response> = {}) {
   const api = fakeApi({
@@ -36,10 +50,11 @@ function backend(over: Record<string, (call: Call) => Response> = {}) {
     "GET /api/v1/cameras": ({ query }) => json({ items: [], total: query.get("status") === "degraded" ? 1 : 0, limit: 1, offset: 0 }),
     "GET /api/v1/events": ({ query }) => {
       const status = query.get("status");
-      const since = query.get("since");
-      const total = status === "NEW" ? 4 : status === "ACKNOWLEDGED" ? 2 : since ? hourly(since) : 0;
+      const total = status === "NEW" ? 4 : status === "ACKNOWLEDGED" ? 2 : 0;
       return json({ items: [], total, limit: 1, offset: 0 });
     },
+    "GET /api/v1/statistics/events": ({ query }) => statistics(query),
+    "GET /api/v1/incidents": () => json(NO_INCIDENTS),
     "GET /api/v1/recordings/health": () => json(health()),
     ...over,
   });
@@ -60,7 +75,7 @@ describe("dashboard", () => {
 
     expect(await screen.findByTestId("card-new")).toHaveTextContent("4");
     expect(screen.getByTestId("card-acknowledged")).toHaveTextContent("2");
-    expect(screen.getByText(/Watchdog incidents .* are not recorded yet/)).toBeInTheDocument();
+    expect(screen.queryByText(/not recorded yet/)).not.toBeInTheDocument();
 
     const forecast = await screen.findByTestId("storage-forecast");
     expect(forecast).toHaveClass("forecast-bad");
@@ -70,15 +85,19 @@ describe("dashboard", () => {
     expect(api.called("GET /api/v1/cameras")[0]!.query.get("limit")).toBe("1");
   });
 
-  it("draws events per hour from 24 counts of [since, until) and gives the same figures as a table", async () => {
+  it("draws events per hour from one statistics request over the last 24 local hours, with the same figures as a table", async () => {
     const api = backend();
     renderApp("/");
     expect(await screen.findByTestId("hourly-summary")).toHaveTextContent("16 events; busiest hour");
-    const counts = api.called("GET /api/v1/events").filter((c) => c.query.get("since"));
-    expect(counts).toHaveLength(24);
-    const windows = counts.map((c) => [Date.parse(c.query.get("since")!), Date.parse(c.query.get("until")!)] as const).sort((a, b) => a[0] - b[0]);
-    for (let i = 1; i < windows.length; i++) expect(windows[i]![0]).toBe(windows[i - 1]![1]);
-    expect(counts.every((c) => c.query.get("limit") === "1")).toBe(true);
+    const [stats, ...more] = api.called("GET /api/v1/statistics/events");
+    expect(more).toHaveLength(0);
+    expect(stats!.query.get("bucket")).toBe("hour");
+    const since = Date.parse(stats!.query.get("since")!);
+    expect(Date.parse(stats!.query.get("until")!) - since).toBe(24 * 3_600_000);
+    expect(new Date(since).getMinutes()).toBe(0); // a local clock hour
+    expect(Date.now() - since).toBeGreaterThan(23 * 3_600_000);
+    expect(Date.now() - since).toBeLessThanOrEqual(24 * 3_600_000);
+    expect(api.called("GET /api/v1/events").filter((c) => c.query.get("since"))).toHaveLength(0);
 
     const table = screen.getByRole("table", { name: "Events per hour over the last 24 hours, oldest first" });
     const rows = within(table).getAllByRole("row").slice(1);
@@ -100,6 +119,7 @@ describe("dashboard", () => {
     backend({
       "GET /api/v1/sites/tree": () => json(EMPTY_TREE),
       "GET /api/v1/events": () => json({ items: [], total: 0, limit: 1, offset: 0 }),
+      "GET /api/v1/statistics/events": ({ query }) => statistics(query, () => 0),
       "GET /api/v1/recordings/health": () => json(health({ write_bytes_per_s: 0, hours_until_full: null })),
     });
     renderApp("/");
@@ -119,8 +139,9 @@ describe("dashboard", () => {
     backend({
       "GET /api/v1/recordings/health": () =>
         healthUp ? json(health({ hours_until_full: 24 * 20 })) : problem(503, "Service unavailable", "The database is not answering."),
-      "GET /api/v1/events": ({ query }) =>
-        eventsUp ? json({ items: [], total: query.get("since") ? 1 : 0, limit: 1, offset: 0 }) : problem(500, "Internal error", "Boom."),
+      "GET /api/v1/events": () => (eventsUp ? json({ items: [], total: 0, limit: 1, offset: 0 }) : problem(500, "Internal error", "Boom.")),
+      "GET /api/v1/statistics/events": ({ query }) =>
+        eventsUp ? statistics(query, () => 1) : problem(422, "Validation failed", "The window spans more than 168 hours."),
     });
     const user = userEvent.setup();
     renderApp("/");
@@ -128,7 +149,7 @@ describe("dashboard", () => {
     const storage = screen.getByRole("region", { name: "Storage" });
     expect(await within(storage).findByRole("alert")).toHaveTextContent(/The database is not answering/);
     const hourlySection = screen.getByRole("region", { name: "Events per hour, last 24 hours" });
-    expect(await within(hourlySection).findByRole("alert")).toHaveTextContent(/req-1/);
+    expect(await within(hourlySection).findByRole("alert")).toHaveTextContent(/more than 168 hours/);
     const openSection = screen.getByRole("region", { name: "Open events" });
     expect(await within(openSection).findByRole("alert")).toBeInTheDocument();
 

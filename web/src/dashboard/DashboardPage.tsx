@@ -1,5 +1,5 @@
-// Dashboard: cameras online / offline / degraded, events per hour over the last 24 h, open events
-// and the storage forecast. Each card loads, fails and retries on its own.
+// Dashboard: cameras online / offline / degraded, events per hour over the last 24 h, open events,
+// open watchdog incidents and the storage forecast. Each card loads, fails and retries on its own.
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router-dom";
 import { api, unwrap } from "../api";
@@ -7,10 +7,11 @@ import { keys, useSiteTree } from "../api/queries";
 import { EmptyState, ErrorState, Loading } from "../components/States";
 import { BarChart } from "./BarChart";
 import { forecastWords, hourWindows, HOURS } from "./hourly";
+import { IncidentsPanel } from "./IncidentsPanel";
 import "./dashboard.css";
 
 /** How many events match `query` (the list's `total`; one row asked for, none used). */
-async function countEvents(query: { status?: "NEW" | "ACKNOWLEDGED"; since?: string; until?: string }) {
+async function countEvents(query: { status: "NEW" | "ACKNOWLEDGED" }) {
   return unwrap(await api.GET("/api/v1/events", { params: { query: { ...query, limit: 1 } } })).total;
 }
 
@@ -23,6 +24,7 @@ export default function DashboardPage() {
         <OpenEventsCard />
         <StorageCard />
       </div>
+      <IncidentsPanel />
       <EventsPerHourCard />
     </section>
   );
@@ -100,10 +102,7 @@ function OpenEventsCard() {
   return (
     <section aria-labelledby="dash-open" className="dash-section">
       <h2 id="dash-open">Open events</h2>
-      <p className="muted">
-        Events not yet resolved. Watchdog incidents (a camera or a server down) are not recorded yet, so they are not
-        counted here.
-      </p>
+      <p className="muted">AI events not yet resolved; watchdog incidents are listed under Open incidents.</p>
       {open.isPending ? (
         <Loading label="Counting open events…" />
       ) : open.isError ? (
@@ -172,14 +171,16 @@ function StorageCard() {
 }
 
 function EventsPerHourCard() {
-  // No aggregate endpoint yet: one count per hour (`limit=1`, read `total`), 24 small requests,
-  // exact whatever the volume. The windows are fixed when the query runs.
+  // One request: the statistics endpoint's buckets start at `since` and step by an hour, so asking
+  // from this browser's local clock hour gives local hours even where the offset is not whole hours.
   const perHour = useQuery({
     queryKey: [...keys.events, "per-hour"],
     queryFn: async () => {
       const windows = hourWindows(new Date());
-      const counts = await Promise.all(windows.map((w) => countEvents({ since: w.since, until: w.until })));
-      return windows.map((w, i) => ({ ...w, value: counts[i]! }));
+      const query = { bucket: "hour" as const, since: windows[0]!.since, until: windows[windows.length - 1]!.until };
+      const stats = unwrap(await api.GET("/api/v1/statistics/events", { params: { query } }));
+      const counts = new Map(stats.buckets.map((b) => [Date.parse(b.start), b.count]));
+      return windows.map((w) => ({ ...w, value: counts.get(Date.parse(w.since)) ?? 0 }));
     },
     refetchInterval: 5 * 60_000,
     staleTime: 60_000,
