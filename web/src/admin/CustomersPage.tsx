@@ -6,6 +6,7 @@ import { Confirm } from "../config/Confirm";
 import { CustomerCreateForm, LicenseEditForm } from "./CustomerForms";
 import { useCustomerActions, useCustomers, type CustomerRead } from "./queries";
 import "../config/config.css";
+import { TableHead } from "../components/TableHead";
 
 function LicenseSummary({ c }: { c: CustomerRead }) {
   const l = c.license;
@@ -62,14 +63,7 @@ export default function CustomersPage() {
         <div className="table-wrap">
           <table className="table" data-testid="customers">
             <caption className="sr-only">Customers and their licenses</caption>
-            <thead>
-              <tr>
-                <th scope="col">Customer</th>
-                <th scope="col">Status</th>
-                <th scope="col">License</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
+            <TableHead columns={["Customer", "Status", "License", "Actions"]} />
             <tbody>
               {customers.data.items.map((c) => (
                 <tr key={c.id}>

@@ -8,6 +8,7 @@ import { useUserActions, useUsers } from "./queries";
 import { UserEdit } from "./UserEdit";
 import { UserForm } from "./UserForm";
 import "../config/config.css";
+import { TableHead } from "../components/TableHead";
 
 type Action = { kind: "mfa" | "unlock" | "delete"; user: UserRead };
 
@@ -60,15 +61,7 @@ export default function UsersPage() {
         <div className="table-wrap">
           <table className="table" data-testid="users">
             <caption className="sr-only">Users of this customer</caption>
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Role</th>
-                <th scope="col">Sites</th>
-                <th scope="col">State</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
+            <TableHead columns={["User", "Role", "Sites", "State", "Actions"]} />
             <tbody>
               {users.data.items.map((u) => (
                 <tr key={u.id}>

@@ -14,6 +14,7 @@ import { DevicePanel } from "./DevicePanel";
 import { ModelsPanel } from "./ModelsPanel";
 import { cameraKeys, useCamera, type StreamInfo } from "./queries";
 import "./cameras.css";
+import { TableHead } from "../components/TableHead";
 
 const PtzPanel = lazy(() => import("./PtzPanel"));
 
@@ -158,16 +159,7 @@ function Streams({ camera: c, operator }: { camera: CameraRead; operator: boolea
       <h2 id="streams-title">Streams</h2>
       <div className="table-wrap">
         <table className="table" aria-label="Streams" data-testid="streams">
-          <thead>
-            <tr>
-              <th scope="col">Stream</th>
-              <th scope="col">Codec</th>
-              <th scope="col">Resolution</th>
-              <th scope="col">Frame rate</th>
-              <th scope="col">Bitrate</th>
-              <th scope="col">Keyframe interval (GOP)</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Stream", "Codec", "Resolution", "Frame rate", "Bitrate", "Keyframe interval (GOP)"]} />
           <tbody>
             {rows.map(([label, url, info]) => {
               const cells = streamCells(info);

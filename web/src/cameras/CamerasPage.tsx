@@ -11,6 +11,7 @@ import { EmptyState, ErrorState, Loading } from "../components/States";
 import { Pager } from "../components/Pager";
 import { parseAddTab } from "./addTabs";
 import { SiteTreePanel } from "./SiteTree";
+import { TableHead } from "../components/TableHead";
 
 const AddCameraPanel = lazy(() => import("./AddCameraPanel"));
 const PAGE = 25;
@@ -148,15 +149,7 @@ function CameraTable({ items }: { items: CameraRead[] }) {
   return (
     <div className="table-wrap">
       <table className="table" aria-label="Cameras">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Status</th>
-            <th scope="col">Main stream</th>
-            <th scope="col">Address</th>
-            <th scope="col">Tags</th>
-          </tr>
-        </thead>
+        <TableHead columns={["Name", "Status", "Main stream", "Address", "Tags"]} />
         <tbody>
           {items.map((c) => (
             <tr key={c.id} data-testid="camera-row">

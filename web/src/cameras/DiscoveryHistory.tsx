@@ -7,6 +7,7 @@ import { api, unwrap } from "../api";
 import { EmptyState, ErrorState, Loading } from "../components/States";
 import { Pager } from "../components/Pager";
 import type { DiscoveryJobRead } from "./queries";
+import { TableHead } from "../components/TableHead";
 
 export const HISTORY_PAGE = 10;
 const STATUS_WORDS: Record<string, string> = {
@@ -51,19 +52,7 @@ export function DiscoveryHistory({ onOpen }: { onOpen: (jobId: string) => void }
         <>
           <div className="table-wrap">
             <table className="table" aria-label="Past discoveries">
-              <thead>
-                <tr>
-                  <th scope="col">Started</th>
-                  <th scope="col">Method</th>
-                  <th scope="col">Searched</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Found</th>
-                  <th scope="col">Finished</th>
-                  <th scope="col">
-                    <span className="sr-only">Action</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead columns={["Started", "Method", "Searched", "Status", "Found", "Finished"]} action="Action" />
               <tbody>
                 {jobs.data.items.map((job) => (
                   <tr key={job.id} data-testid="discovery-job">

@@ -11,6 +11,7 @@ import { DiscoveredAddForm } from "./DiscoveredAddForm";
 import { DiscoveryHistory } from "./DiscoveryHistory";
 import { progressOf, useDiscoveryJob, type DiscoveryState } from "./discovery";
 import type { DiscoveredDevice } from "./queries";
+import { TableHead } from "../components/TableHead";
 
 type Method = "scan" | "ws-discovery";
 const DEFAULT_PORTS = "554, 80, 443, 8000, 8080";
@@ -239,19 +240,7 @@ function JobView({
       ) : (
         <div className="table-wrap">
           <table className="table" aria-label="Discovered devices">
-            <thead>
-              <tr>
-                <th scope="col">Address</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Manufacturer</th>
-                <th scope="col">Model</th>
-                <th scope="col">Name</th>
-                <th scope="col">Ports</th>
-                <th scope="col">
-                  <span className="sr-only">Action</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={["Address", "Kind", "Manufacturer", "Model", "Name", "Ports"]} action="Action" />
             <tbody>
               {state.results.map((d) => (
                 <DeviceRow

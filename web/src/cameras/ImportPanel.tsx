@@ -7,6 +7,7 @@ import { api, unwrap } from "../api";
 import { keys } from "../api/queries";
 import { ProblemMessage } from "../components/States";
 import type { ImportReport } from "./queries";
+import { TableHead } from "../components/TableHead";
 
 async function upload(file: File, dryRun: boolean, probe: boolean): Promise<ImportReport> {
   const form = new FormData();
@@ -151,13 +152,7 @@ export function ReportView({ report }: { report: ImportReport }) {
       {report.errors.length > 0 && (
         <div className="table-wrap">
           <table className="table" aria-label="Row errors">
-            <thead>
-              <tr>
-                <th scope="col">Row</th>
-                <th scope="col">Column</th>
-                <th scope="col">Problem</th>
-              </tr>
-            </thead>
+            <TableHead columns={["Row", "Column", "Problem"]} />
             <tbody>
               {report.errors.map((e, i) => (
                 <tr key={`${e.row}-${e.field}-${i}`} data-testid="row-error">

@@ -2,6 +2,7 @@
 // run's answer), or how a node's own overrides differ between two versions.
 import type { Schemas } from "../api";
 import { formatValue, type EffectiveValue } from "./model";
+import { TableHead } from "../components/TableHead";
 
 export function LevelBadge({ level }: { level: EffectiveValue["level"] }) {
   return (
@@ -16,13 +17,7 @@ export function EffectiveDiff({ changes }: { changes: Schemas["ValueChange"][] }
   return (
     <table className="table diff" data-testid="effective-diff">
       <caption className="sr-only">Effective values that change</caption>
-      <thead>
-        <tr>
-          <th scope="col">Parameter</th>
-          <th scope="col">Before</th>
-          <th scope="col">After</th>
-        </tr>
-      </thead>
+      <TableHead columns={["Parameter", "Before", "After"]} />
       <tbody>
         {changes.map((c) => (
           <tr key={c.key}>
@@ -47,14 +42,7 @@ export function OverrideDiff({ changes }: { changes: Schemas["OverrideChange"][]
   return (
     <table className="table diff" data-testid="override-diff">
       <caption className="sr-only">Overrides that differ</caption>
-      <thead>
-        <tr>
-          <th scope="col">Parameter</th>
-          <th scope="col">Change</th>
-          <th scope="col">From</th>
-          <th scope="col">To</th>
-        </tr>
-      </thead>
+      <TableHead columns={["Parameter", "Change", "From", "To"]} />
       <tbody>
         {changes.map((c) => (
           <tr key={c.key}>
