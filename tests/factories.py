@@ -6,7 +6,7 @@ import itertools
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -178,3 +178,37 @@ async def camera(
             read = await cameras.get_camera(uow=uow, camera_id=read.id)
         await uow.commit()
     return read
+
+
+async def event(
+    container: Container,
+    *,
+    tenant_id: uuid.UUID,
+    camera_id: uuid.UUID | str | None = None,
+    at: datetime | None = None,
+    event_type: str = "intrusion",
+    updated_at: datetime | None = None,
+    **fields: Any,
+) -> Any:
+    """An event row as the events role stores it (readers take the table, whoever wrote it): a person
+    seen by `camera_id` (a random id when None) at `at` (now when None). Returns the Event."""
+    from vms.events.models import Event
+
+    at = at or utcnow()
+    row = Event(
+        tenant_id=tenant_id,
+        camera_id=uuid.UUID(str(camera_id)) if camera_id is not None else uuid.uuid4(),
+        event_type=event_type,
+        confidence=fields.pop("confidence", 0.9),
+        occurred_at=at,
+        priority=fields.pop("priority", "HIGH"),
+        object_class="person",
+        tracking_id=fields.pop("tracking_id", "t1"),
+        bounding_box=[0.1, 0.1, 0.2, 0.3],
+        updated_at=updated_at or at,
+        **fields,
+    )
+    async with container.unit_of_work(TenantScope.of(tenant_id), Actor.system("test")) as uow:  # type: ignore[arg-type]
+        uow.add(row)
+        await uow.commit()
+    return row

@@ -43,22 +43,7 @@ async def recorded(container, tmp_path, pieces, tenant_id, camera_id, *, runs: i
 
 
 async def add_event(container, tenant_id, camera_id, at: datetime) -> uuid.UUID:
-    event = Event(
-        tenant_id=tenant_id,
-        camera_id=camera_id,
-        event_type="intrusion",
-        confidence=0.9,
-        occurred_at=at,
-        priority="HIGH",
-        object_class="person",
-        tracking_id="t1",
-        bounding_box=[0.1, 0.1, 0.2, 0.3],
-        updated_at=at,
-    )
-    async with container.unit_of_work(TenantScope.of(tenant_id), Actor.system("test")) as uow:
-        uow.add(event)
-        await uow.commit()
-    return event.id
+    return (await factories.event(container, tenant_id=tenant_id, camera_id=camera_id, at=at)).id
 
 
 async def load(container, tenant_id, event_id) -> Event:

@@ -24,9 +24,6 @@ from tests.unit.streaming.recorded import serve
 from vms.auth.permissions import Role
 from vms.events.feed import Cursor, EventFeed, StreamFilter
 from vms.events.models import Event
-from vms.kernel.clock import utcnow
-from vms.kernel.tenancy import TenantScope
-from vms.uow import Actor
 
 
 @pytest.fixture
@@ -41,23 +38,7 @@ async def base_url(app) -> AsyncIterator[str]:
 
 async def add_event(container, tenant_id: uuid.UUID, *, camera_id: uuid.UUID | None = None, stamp=None) -> Event:
     """An event as the events role stores it (the feed reads the table, whoever wrote it)."""
-    now = utcnow()
-    event = Event(
-        tenant_id=tenant_id,
-        camera_id=camera_id or uuid.uuid4(),
-        event_type="intrusion",
-        confidence=0.9,
-        occurred_at=now,
-        priority="HIGH",
-        object_class="person",
-        tracking_id="t1",
-        bounding_box=[0.1, 0.1, 0.2, 0.3],
-        updated_at=stamp or now,
-    )
-    async with container.unit_of_work(TenantScope.of(tenant_id), Actor.system("test")) as uow:
-        uow.add(event)
-        await uow.commit()
-    return event
+    return await factories.event(container, tenant_id=tenant_id, camera_id=camera_id, updated_at=stamp)
 
 
 async def ticket(client: httpx.AsyncClient, account) -> str:

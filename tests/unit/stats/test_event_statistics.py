@@ -18,11 +18,8 @@ from tests.unit.cameras.conftest import World, assert_problem
 from tests.unit.cameras.test_scoped_users import Sites, _scope
 from vms.auth.permissions import Role
 from vms.bootstrap import Container
-from vms.events.models import Event
-from vms.kernel.tenancy import TenantScope
 from vms.settings import Settings
 from vms.stats.event_statistics import windows
-from vms.uow import Actor
 
 # The camera tests' fixtures: customers A and B with signed-in users, and A's sites North and South.
 prober, world, sites = camera_fixtures.prober, camera_fixtures.world, scoped_users.sites
@@ -42,21 +39,7 @@ async def store(
     container: Container, tenant_id: uuid.UUID, camera_id: str | uuid.UUID, at: datetime, model: str = "intrusion"
 ) -> None:
     """An event as the events role stores it."""
-    event = Event(
-        tenant_id=tenant_id,
-        camera_id=uuid.UUID(str(camera_id)),
-        event_type=model,
-        confidence=0.9,
-        occurred_at=at,
-        priority="HIGH",
-        object_class="person",
-        tracking_id="t1",
-        bounding_box=[0.1, 0.1, 0.2, 0.3],
-        updated_at=at,
-    )
-    async with container.unit_of_work(TenantScope.of(tenant_id), Actor.system("test")) as uow:
-        uow.add(event)
-        await uow.commit()
+    await factories.event(container, tenant_id=tenant_id, camera_id=camera_id, at=at, event_type=model)
 
 
 def window(hours: int, **extra: str) -> dict[str, str]:
