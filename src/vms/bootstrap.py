@@ -53,6 +53,7 @@ class Container:
     outbox: OutboxRelay  # delivers what committed units of work staged (vms.outbox)
     prober: Prober = field(default_factory=PyAvProber)  # camera stream probe; tests swap in a fake
     metrics: Metrics = field(default_factory=Metrics)  # this process's Prometheus registry (one per container)
+    cloud_blobs: BlobStore | None = None  # storage fallback 2: cloud copies of segments (media.upload); None: none
 
     @asynccontextmanager
     async def unit_of_work(self, scope: TenantScope, actor: Actor) -> AsyncIterator[UnitOfWork]:
@@ -120,6 +121,7 @@ def build_container(settings: Settings) -> Container:
         identity=identity,
         bus=bus,
         blobs=build_blobs(settings),
+        cloud_blobs=build_cloud_blobs(settings),
         config=ConfigCache(cache, ttl_s=settings.cache.default_ttl_s),
         documents=documents,
         outbox=OutboxRelay(
@@ -166,6 +168,22 @@ def build_blobs(settings: Settings) -> BlobStore:
             region=st.s3_region,
         )
     return FilesystemBlobStore(st.root)
+
+
+def build_cloud_blobs(settings: Settings) -> BlobStore | None:
+    """The cloud store segments are copied to, when the settings name one."""
+    cloud = settings.storage.cloud
+    if cloud.kind != "s3":
+        return None
+    from vms.adapters.blobs.s3 import S3BlobStore
+
+    return S3BlobStore(
+        bucket=cloud.s3_bucket,
+        endpoint_url=cloud.s3_endpoint,
+        access_key=cloud.s3_access_key,
+        secret_key=cloud.s3_secret_key,
+        region=cloud.s3_region,
+    )
 
 
 def build_bus(settings: Settings) -> Bus:

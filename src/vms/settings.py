@@ -138,6 +138,20 @@ class SecuritySettings(BaseModel):
     lockout_max_s: int = Field(3600, ge=1, le=7 * 86_400, description="Longest lock.")
 
 
+class CloudStorageSettings(BaseModel):
+    """Where the ingest role copies segments for safe keeping off the premises (media.upload)."""
+
+    kind: Literal["none", "s3"] = Field("none", description="none: no cloud copy; s3: copy segments to a bucket.")
+    s3_endpoint: str = Field("", description="S3 endpoint URL (SeaweedFS, MinIO); empty for AWS.")
+    s3_bucket: str = Field("vms-cloud", min_length=3, max_length=63, description="Bucket of the cloud copies.")
+    s3_access_key: str = Field("", description="S3 access key id; empty uses the AWS default credential chain.")
+    s3_secret_key: str = Field("", description="S3 secret access key; empty uses the AWS default credential chain.")
+    s3_region: str = Field("us-east-1", min_length=1, description="S3 region (signing; where AWS creates the bucket).")
+    retry_max_s: float = Field(
+        60.0, ge=0.1, le=3600, description="Longest wait between upload retries while the cloud store fails."
+    )
+
+
 class StorageSettings(BaseModel):
     """Blob storage for segments, clips and snapshots."""
 
@@ -152,6 +166,10 @@ class StorageSettings(BaseModel):
     s3_access_key: str = Field("", description="S3 access key id; empty uses the AWS default credential chain.")
     s3_secret_key: str = Field("", description="S3 secret access key; empty uses the AWS default credential chain.")
     s3_region: str = Field("us-east-1", min_length=1, description="S3 region (signing; where AWS creates the bucket).")
+    cloud: CloudStorageSettings = Field(
+        default_factory=CloudStorageSettings,
+        description="Storage fallback 2: a cloud copy of each segment (VMS_STORAGE__CLOUD__KIND=s3); none by default.",
+    )
 
 
 class IceServer(BaseModel):
@@ -242,8 +260,8 @@ class MetricsSettings(BaseModel):
         0,
         ge=0,
         le=65535,
-        description="Port on which a stand-alone role (`vms role worker|events|ingest|retention|tickets`) serves "
-        "GET /metrics and /health; 0 = off. `vms serve` and `vms role api` serve /metrics on the API port.",
+        description="Port on which a stand-alone role (`vms role worker|events|ingest|retention|tickets|watchdog`) "
+        "serves GET /metrics and /health; 0 = off. `vms serve` and `vms role api` serve /metrics on the API port.",
     )
     host: str = Field("127.0.0.1", description="Address a stand-alone role's metrics port binds to.")
 

@@ -92,6 +92,8 @@ class Camera(HasId, TenantOwned, CameraOwned, Base):
     last_error: Mapped[str | None] = mapped_column(String(400))
     status_changed_at: Mapped[datetime | None]
     last_frame_at: Mapped[datetime | None]
+    # The main stream's measured figures as of last_frame_at (reconnects, bitrate, fps, keyframe interval …).
+    stream_stats: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     main_stream: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     sub_stream: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     probed_at: Mapped[datetime | None]

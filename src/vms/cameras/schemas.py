@@ -341,6 +341,20 @@ class CameraUpdate(_Streams):
         return self
 
 
+class StreamStats(BaseModel):
+    """The main stream as the ingest role measures it, written with the last-frame time (about once a minute)."""
+
+    reconnects: int = Field(description="Reconnections since the ingest role started reading this camera.")
+    segments: int = Field(description="Segments recorded since then.")
+    bitrate_kbps: float | None = Field(None, description="Bitrate of the latest segment (kbit/s).")
+    fps: float | None = Field(None, description="Frame rate of the latest segment.")
+    keyframe_interval_s: float | None = Field(None, description="Mean keyframe (GOP) interval of the latest segment.")
+    format: str | None = Field(None, description="Codec and size as the latest keyframe describes them.")
+    clock: str | None = Field(None, description="What dated the latest segment: camera (RTCP) or receive (our clock).")
+    pending_segments: int = Field(0, description="Closed segments waiting for storage to come back.")
+    lost_segments: int = Field(0, description="Segments given up because storage stayed out too long.")
+
+
 class CameraRead(BaseModel):
     """A camera as the API shows it: URLs without credentials, never the credentials themselves."""
 
@@ -359,6 +373,21 @@ class CameraRead(BaseModel):
     auth_method: Literal["none", "basic", "digest", "token", "certificate", "vendor"]
     has_credentials: bool
     status: CameraStatus
+    fault: str | None = Field(
+        None,
+        description="Why the stream is not plainly online: unreachable, disconnected, stalled, auth_failed, "
+        "bad_stream or storage; null while online.",
+    )
+    last_error: str | None = Field(
+        None, description="The stream reader's last error in words (credentials removed); null while online."
+    )
+    status_changed_at: datetime | None = Field(None, description="When the status last changed (UTC).")
+    last_frame_at: datetime | None = Field(
+        None, description="When video was last received, to within a minute (UTC); null before the first."
+    )
+    stream_stats: StreamStats | None = Field(
+        None, description="The main stream's measured figures as of last_frame_at; null before the first segment."
+    )
     main_stream: StreamInfo | None
     sub_stream: StreamInfo | None
     probed_at: datetime | None

@@ -12,17 +12,27 @@ import asyncio
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from typing import cast as cast_table
 
 from pydantic import SecretStr
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Table, Text, bindparam, cast, func, select, update
 
 from vms.cameras import hierarchy
 from vms.cameras.compatibility import fit
 from vms.cameras.devices.base import CameraAdapter, DeviceCredentials, open_device_url
 from vms.cameras.models import Camera, CameraGroupMember, CameraStatus
 from vms.cameras.probe import Prober, StreamCredentials, StreamInfo
-from vms.cameras.schemas import CameraAuth, CameraCreate, CameraModelRead, CameraRead, CameraUpdate, DeviceLink
+from vms.cameras.schemas import (
+    CameraAuth,
+    CameraCreate,
+    CameraModelRead,
+    CameraRead,
+    CameraUpdate,
+    DeviceLink,
+    StreamStats,
+)
 from vms.cameras.urls import with_credentials
 from vms.kernel.ai_models import MODEL_SPECS, AiModel
 from vms.kernel.clock import as_utc, utcnow
@@ -263,12 +273,51 @@ async def camera_models(*, uow: UnitOfWork, tenant_id: uuid.UUID, camera_id: uui
     return result
 
 
-async def set_status(*, uow: UnitOfWork, camera_id: uuid.UUID, status: CameraStatus) -> None:
-    """Record whether the camera's stream is being received (called by the ingest role)."""
+async def set_status(
+    *,
+    uow: UnitOfWork,
+    camera_id: uuid.UUID,
+    status: CameraStatus,
+    fault: str | None = None,
+    last_error: str | None = None,
+    at: datetime | None = None,
+    last_frame_at: datetime | None = None,
+) -> None:
+    """Record whether the camera's stream is being received, and why not (called by the ingest role).
+
+    `status_changed_at` moves only when the status does; a status change is audited, a new fault or
+    error under the same status is not (a flapping camera must not flood the audit trail).
+    """
     camera = await _camera(uow, camera_id)
     if camera.status != status.value:
-        uow.audit("status", "camera", camera.id, old={"status": camera.status}, new={"status": status.value})
+        uow.audit(
+            "status", "camera", camera.id, old={"status": camera.status}, new={"status": status.value, "fault": fault}
+        )
         camera.status = status.value
+        camera.status_changed_at = at or utcnow()
+    camera.fault = fault
+    camera.last_error = last_error[:400] if last_error else None
+    if last_frame_at is not None:
+        camera.last_frame_at = last_frame_at
+
+
+async def record_last_frames(*, uow: UnitOfWork, frames: dict[uuid.UUID, tuple[datetime, StreamStats | None]]) -> None:
+    """When video was last received and the stream's figures then, for many cameras in one statement (the
+    ingest role's periodic flush)."""
+    if not frames:
+        return
+    # A Core statement on the table: executemany in one round trip (an ORM bulk update would need primary keys only).
+    table = cast_table(Table, Camera.__table__)
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("camera"))
+        .values(last_frame_at=bindparam("at"), stream_stats=bindparam("stats"))
+    )
+    rows = [
+        {"camera": c, "at": at, "stats": stats.model_dump(mode="json") if stats else None}
+        for c, (at, stats) in frames.items()
+    ]
+    await uow.session.execute(stmt, rows)
 
 
 def stream_credentials(secrets: SecretBox, camera: Camera) -> StreamCredentials | None:
@@ -307,6 +356,11 @@ def camera_read(camera: Camera) -> CameraRead:
         auth_method=camera.auth_method,
         has_credentials=camera.credentials is not None,
         status=CameraStatus(camera.status),
+        fault=camera.fault,
+        last_error=camera.last_error,
+        status_changed_at=as_utc(camera.status_changed_at) if camera.status_changed_at else None,
+        last_frame_at=as_utc(camera.last_frame_at) if camera.last_frame_at else None,
+        stream_stats=StreamStats.model_validate(camera.stream_stats) if camera.stream_stats else None,
         main_stream=_load(camera.main_stream),
         sub_stream=_load(camera.sub_stream),
         probed_at=as_utc(camera.probed_at) if camera.probed_at else None,

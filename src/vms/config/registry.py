@@ -377,6 +377,32 @@ def _declare() -> dict[str, Parameter]:
             "Copy segments to the cloud store when one is configured; false for NVR-fed cameras (kept on premises).",
             "true or false",
         ),
+        Parameter(
+            "recording.auto_backfill",
+            bool,
+            True,
+            "When the stream returns after an outage, fill the gap from the camera's SD card (ONVIF Profile G) "
+            "on its own.",
+            "true or false",
+        ),
+        _number(
+            "recording.edge_buffer_hours",
+            72,
+            1,
+            87600,
+            "With a cloud store (storage.cloud): hours the local copy of a segment already in the cloud stays. "
+            "Segments not in the cloud yet stay until retention.days or the disk watermark.",
+            unit="h",
+        ),
+        _number(
+            "recording.auto_backfill_min_outage_s",
+            60,
+            5,
+            86400,
+            "Shortest outage that starts an automatic SD-card backfill.",
+            unit="s",
+            integer=True,
+        ),
         _number("retention.days", 30, 1, 3650, "Days recordings are kept.", unit="days", integer=True),
         _number(
             "retention.event_days", 90, 1, 3650, "Days event clips and snapshots are kept.", unit="days", integer=True

@@ -15,6 +15,7 @@ EVENTS = "events"
 CONFIG_CHANGES = "config-changes"
 HEARTBEATS = "heartbeats"
 INCIDENTS = "incidents"  # the watchdog's incidents as they open and resolve, for notifications
+CLOUD_UPLOADS = "cloud-uploads"  # segments waiting for their cloud copy, keyed by camera (media.upload)
 DEAD_LETTER = "dead-letter"
 
 # Partitions bound a consumer group's parallelism; jobs are keyed by camera, so 12 lets up to
@@ -28,5 +29,6 @@ PARTITIONS: dict[str, int] = {
     CONFIG_CHANGES: 1,
     HEARTBEATS: 3,
     INCIDENTS: 3,
+    CLOUD_UPLOADS: 12,
     DEAD_LETTER: 1,
 }

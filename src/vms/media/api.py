@@ -1,6 +1,7 @@
 """Routes under /recordings: a camera's segments and gaps, recording health, evidence holds.
 
-Reading needs playback:view (every customer role); evidence holds need video:export (Supervisor, Admin).
+Reading needs playback:view (every customer role); evidence holds need video:export (Supervisor, Admin);
+the cloud-copy backlog (`/recordings/cloud-uploads`, all customers) needs platform:ops (provider staff).
 A camera of another customer is 404, like a missing one.
 """
 
@@ -21,13 +22,14 @@ from vms.cameras.service import CameraFilter
 from vms.kernel.clock import as_utc, utcnow
 from vms.kernel.errors import ValidationFailed
 from vms.kernel.tenancy import TenantScope
-from vms.media import integrity, retention
+from vms.media import integrity, retention, upload
 from vms.media.models import HoldReason, RecordingHold
 from vms.uow import Actor
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 Reader = Annotated[Principal, Depends(require(Permission.PLAYBACK))]
 Exporter = Annotated[Principal, Depends(require(Permission.EXPORT))]
+Ops = Annotated[Principal, Depends(require(Permission.PLATFORM_OPS))]
 MAX_WINDOW = timedelta(days=31)  # one gap report or segment listing; longer windows are paged by the client
 HEALTH_CAMERAS = 500  # cameras whose 24 h coverage the health report lists
 
@@ -196,6 +198,15 @@ def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
+class CloudUploadsRead(BaseModel):
+    """Storage fallback 2 as operations see it (media.upload)."""
+
+    configured: bool = Field(description="Whether a cloud store is configured (storage.cloud); false: no cloud copies.")
+    pending: int | None = Field(
+        description="Segments queued for their cloud copy and not copied yet (all customers); null without a store."
+    )
+
+
 # --- routes -------------------------------------------------------------------------------------------
 
 
@@ -236,6 +247,15 @@ async def get_recording_health(
             for c in listed
         ],
     )
+
+
+@router.get("/cloud-uploads", response_model=CloudUploadsRead)
+async def get_cloud_uploads(_: Ops, container: AppContainer) -> CloudUploadsRead:
+    """The cloud-copy backlog: how many segments wait for the cloud store (provider operations)."""
+    if container.cloud_blobs is None:
+        return CloudUploadsRead(configured=False, pending=None)
+    lag = await container.bus.lag(upload.UPLOAD_GROUP, [upload.CLOUD_UPLOADS])
+    return CloudUploadsRead(configured=True, pending=sum(lag.values()))
 
 
 @router.get("/holds", response_model=HoldPage)

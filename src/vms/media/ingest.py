@@ -23,6 +23,7 @@ import contextlib
 import errno
 import functools
 import random
+import re
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -63,6 +64,7 @@ class StreamFault(StrEnum):
 
 
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@'\"]*@")
 
 
 @dataclass
@@ -181,7 +183,7 @@ class StreamIngest:
             healthy = self.health.last_packet_at is not None and segmenter.last_packet_at is not None
             attempt = 1 if healthy else attempt + 1
             self.health.reconnects += 1
-            self.health.last_error = error
+            self.health.last_error = redact_text(error, self.url)  # FFmpeg's messages quote the URL
             status = {StreamFault.AUTH_FAILED: StreamStatus.AUTH_FAILED, StreamFault.STORAGE: StreamStatus.DEGRADED}
             self._set(status.get(fault, StreamStatus.OFFLINE), fault)
             delay = self.backoff.delay(attempt, auth_failed=fault is StreamFault.AUTH_FAILED)
@@ -189,7 +191,7 @@ class StreamIngest:
                 "stream lost; reconnecting",
                 url=_redact(self.url),
                 fault=fault.value,
-                error=error,
+                error=self.health.last_error,
                 retry_in_s=round(delay, 2),
             )
             await asyncio.sleep(delay)
@@ -232,7 +234,7 @@ class StreamIngest:
             try:
                 await self.on_segment(info)
             except Exception as exc:
-                self.health.last_error = f"segment not stored: {exc}"
+                self.health.last_error = redact_text(f"segment not stored: {exc}", self.url)
                 return
             self._pending.popleft()
             self.health.pending_segments = len(self._pending)
@@ -242,8 +244,13 @@ class StreamIngest:
             self._set(StreamStatus.ONLINE if self.health.status is StreamStatus.DEGRADED else self.health.status)
 
     def _storage_failed(self, info: SegmentInfo, exc: Exception) -> None:
-        self.health.last_error = f"segment not stored: {exc}"
-        log.warning("segment not stored; kept for retry", url=_redact(self.url), segment=info.path.name, error=str(exc))
+        self.health.last_error = redact_text(f"segment not stored: {exc}", self.url)
+        log.warning(
+            "segment not stored; kept for retry",
+            url=_redact(self.url),
+            segment=info.path.name,
+            error=self.health.last_error,
+        )
         if info.path.exists():
             self._keep_for_retry(info)
         else:  # moved into storage but not indexed: the orphan sweep will reclaim the blob
@@ -337,6 +344,17 @@ def _in_own_thread(work: Callable[[], None], *, name: str) -> asyncio.Future[Non
 
     threading.Thread(target=target, name=name, daemon=True).start()
     return done
+
+
+def redact_text(text: str, url: str | None = None) -> str:
+    """`text` without credentials: userinfo stripped from every URL in it, and `url`'s password wherever it appears."""
+    cleaned = _USERINFO.sub(r"\1", text)
+    if url and "://" in url:
+        userinfo = url.split("://", 1)[1].rpartition("@")[0]
+        password = userinfo.partition(":")[2]
+        if password:
+            cleaned = cleaned.replace(password, "***")
+    return cleaned
 
 
 def _redact(url: str) -> str:

@@ -47,7 +47,7 @@ log = structlog.get_logger(__name__)
 DEFAULT_INTERVAL = timedelta(hours=1)  # how often the retention job is meant to run
 ORPHAN_GRACE = timedelta(hours=1)  # a blob this young may be a segment whose index row is not committed yet
 BATCH = 500  # rows per query and per DELETE ... IN (...)
-RETENTION_KEYS = ("retention.days", "retention.event_days", "recording.buffer_minutes")
+RETENTION_KEYS = ("retention.days", "retention.event_days", "recording.buffer_minutes", "recording.edge_buffer_hours")
 # <tenant>/<camera>/<stream>/<YYYY/MM/DD/HH>/<MMSSffffff>-<sequence>.mp4 (media.service.blob_key)
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 SEGMENT_KEY = re.compile(
@@ -62,6 +62,7 @@ class RetentionPolicy:
     days: int
     event_days: int
     buffer_minutes: float = 15.0  # how long a segment the recording mode does not keep stays
+    edge_buffer_hours: float = 72.0  # with a cloud store: how long the local copy of a segment the cloud has stays
 
 
 PolicyForCamera = Callable[[uuid.UUID, uuid.UUID], Awaitable[RetentionPolicy]]  # (tenant_id, camera_id)
@@ -90,6 +91,7 @@ class RetentionReport:
     deleted_by_age: int = 0
     deleted_by_watermark: int = 0
     deleted_unkept: int = 0  # buffer-only segments past the rolling buffer
+    deleted_uploaded: int = 0  # local copies past the edge buffer whose cloud copy is whole
     bytes_freed: int = 0
     orphans_swept: int = 0
     protected: int = 0  # segments past retention kept because a hold covers them
@@ -117,6 +119,7 @@ def config_policy(*, uow: UnitOfWork, config_cache: ConfigCache) -> PolicyForCam
                 days=int(values["retention.days"].value),
                 event_days=int(values["retention.event_days"].value),
                 buffer_minutes=float(values["recording.buffer_minutes"].value),
+                edge_buffer_hours=float(values["recording.edge_buffer_hours"].value),
             )
         return found[camera_id]
 
@@ -264,12 +267,16 @@ async def apply_retention(
     watermark: tuple[float, float] | None,
     disk_usage: DiskUsage,
     sweep: bool = False,
+    cloud: BlobStore | None = None,
 ) -> RetentionReport:
     """Run retention once over every segment `uow` can see (platform scope: the whole storage).
 
     0. unkept: segments the recording mode did not keep, older than the camera's
        `recording.buffer_minutes`, unless held;
     1. by age: segments that ended more than the camera's `retention.days` ago, unless held;
+    1b. edge buffer, with a `cloud` store (media.upload): local copies that ended more than the camera's
+       `recording.edge_buffer_hours` ago, unless held, and only when the cloud store holds the whole
+       segment (asked of the cloud itself, segment by segment): what is not in the cloud yet stays;
     2. by watermark `(high, low)` (shares of the disk, e.g. (0.90, 0.80)): when usage is above
        `high`, the oldest unheld segments of any camera until usage is at or below `low`.
     3. with `sweep`, `sweep_orphans` (it lists every blob, so run it less often than the rest).
@@ -288,6 +295,8 @@ async def apply_retention(
         protection = _Protection(now=now, policy_for_camera=policy_for_camera, holds=holds)
         await _delete_unkept(uow, blobs, protection, report)
         await _delete_by_age(uow, blobs, protection, report)
+        if cloud is not None:
+            await _delete_uploaded(uow, blobs, cloud, protection, report)
         if watermark is not None:
             await _delete_by_watermark(uow, blobs, protection, watermark, disk_usage, report)
         if sweep:
@@ -303,6 +312,7 @@ async def apply_retention(
         run_id=str(run.id),
         deleted_unkept=report.deleted_unkept,
         deleted_by_age=report.deleted_by_age,
+        deleted_uploaded=report.deleted_uploaded,
         deleted_by_watermark=report.deleted_by_watermark,
         bytes_freed=report.bytes_freed,
         protected=report.protected,
@@ -352,6 +362,30 @@ async def _delete_by_age(uow: UnitOfWork, blobs: BlobStore, protection: _Protect
     )
 
 
+async def _delete_uploaded(
+    uow: UnitOfWork, blobs: BlobStore, cloud: BlobStore, protection: _Protection, report: RetentionReport
+) -> None:
+    """Edge buffering: local copies past the camera's `recording.edge_buffer_hours` that the cloud holds whole."""
+
+    async def in_cloud(segment: Segment) -> bool:
+        try:
+            return await cloud.size(segment.blob_key) == segment.bytes
+        except NotFound:
+            return False
+        except Exception as exc:  # the cloud is down: keep the local copy, decide at the next run
+            log.warning("retention.cloud_unreachable", key=segment.blob_key, error=str(exc))
+            return False
+
+    report.deleted_uploaded += await _delete_per_camera(
+        uow,
+        blobs,
+        protection,
+        report,
+        cutoff=lambda policy: protection.now - timedelta(hours=policy.edge_buffer_hours),
+        only_if=in_cloud,
+    )
+
+
 async def _delete_per_camera(
     uow: UnitOfWork,
     blobs: BlobStore,
@@ -360,9 +394,10 @@ async def _delete_per_camera(
     *,
     cutoff: Callable[[RetentionPolicy], datetime],
     unkept_only: bool = False,
+    only_if: Callable[[Segment], Awaitable[bool]] | None = None,
 ) -> int:
     """Per camera, delete unprotected segments that ended before `cutoff(policy)` (only unkept ones with
-    `unkept_only`); how many were deleted."""
+    `unkept_only`, only those `only_if` accepts when given); how many were deleted."""
     deleted = 0
     cameras = (await uow.session.execute(select(Segment.tenant_id, Segment.camera_id).distinct())).all()
     for tenant_id, camera_id in cameras:
@@ -391,8 +426,8 @@ async def _delete_per_camera(
             doomed = []
             for segment in batch:
                 if await protection.protects(segment):
-                    report.protected += not unkept_only  # counted by the age pass only
-                else:
+                    report.protected += not unkept_only and only_if is None  # counted by the age pass only
+                elif only_if is None or await only_if(segment):
                     doomed.append(segment)
             deleted += await _delete(uow, blobs, doomed, report)
     return deleted
@@ -431,6 +466,16 @@ async def _delete_by_watermark(
                 continue
             doomed.append(segment)
             expected -= segment.bytes
+        if doomed:  # operators must be able to tell what storage pressure took, and from whom
+            log.warning(
+                "retention.watermark_dropped",
+                segments=len(doomed),
+                bytes=sum(s.bytes for s in doomed),
+                oldest=str(doomed[0].started_at),
+                newest=str(doomed[-1].ended_at),
+                cameras=sorted({str(s.camera_id) for s in doomed}),
+                usage=round(used / total, 3),
+            )
         report.deleted_by_watermark += await _delete(uow, blobs, doomed, report)
         used, total = disk_usage()  # measure again: the index's sizes are not the whole disk
         report.usage_after = used / total if total else None

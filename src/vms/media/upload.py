@@ -1,25 +1,84 @@
 """Storage fallback 2: a copy of each segment in cloud storage (S3), unless the camera is fed by an NVR.
 
-The local blob store stays primary: a segment is moved there and indexed first (media.service), then
-copied to the cloud store when one is configured and the camera's `recording.cloud_upload` is true.
-Cameras behind an NVR already have their recording kept on the NVR's disks; customers set the flag to
-false for them so their footage stays on premises. A failed upload keeps the local segment (never
-lost); `copy_to_cloud` is idempotent by key, so it can be retried.
+The local blob store stays primary: a segment is moved there and indexed first (media.service); then,
+when a cloud store is configured (`storage.cloud`, bootstrap) and the camera's `recording.cloud_upload`
+is true, the ingest role queues it on the `cloud-uploads` topic, keyed by camera. Cameras behind an
+NVR already have their recording kept on the NVR's disks; customers set the flag to false for them so
+their footage stays on premises.
+
+The queue is the bus (durable, ordered per camera, at-least-once), so recording never waits on the
+cloud: `CloudUploader` copies one camera's segments in order, retrying each with capped backoff until
+the cloud store takes it, and commits only then. A cloud outage therefore leaves segments in local
+storage and a growing `vms_cloud_upload_pending`; when the cloud is back, the backlog drains in order.
+Copies are idempotent by key, so redelivery after a crash costs a second PUT, never a wrong object.
+Whether a segment is safely in the cloud is always asked of the cloud store itself (`in_cloud`), which
+is what the edge buffer's retention rule trusts before it frees local space (media.retention).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
 import uuid
+import weakref
+from datetime import datetime
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from pydantic import BaseModel
 
 from vms.config import service as config
 from vms.config.cache import ConfigCache
+from vms.kernel.clock import utcnow
+from vms.kernel.errors import NotFound
+from vms.kernel.topics import CLOUD_UPLOADS, PARTITIONS
 from vms.media import service as media
 from vms.media.models import Segment
 from vms.media.segmenter import SegmentInfo
-from vms.ports import BlobStore
+from vms.ports import BlobStore, Bus, BusMessage
 from vms.uow import UnitOfWork
 
+log = structlog.get_logger(__name__)
 CLOUD_UPLOAD = "recording.cloud_upload"
+UPLOAD_PARTITIONS = {CLOUD_UPLOADS: PARTITIONS[CLOUD_UPLOADS]}  # keyed by camera: its segments go in order
+UPLOAD_GROUP = "cloud-upload"  # every ingest instance shares it: each segment is copied once
+
+
+class UploadRequest(BaseModel):
+    """One segment to copy to the cloud store (the queue's message)."""
+
+    tenant_id: uuid.UUID
+    camera_id: uuid.UUID
+    stream: str
+    blob_key: str
+    started_at: datetime
+    bytes: int
+
+    @classmethod
+    def of(cls, row: Segment) -> UploadRequest:
+        """The request for an indexed segment."""
+        return cls(
+            tenant_id=row.tenant_id,
+            camera_id=row.camera_id,
+            stream=row.stream,
+            blob_key=row.blob_key,
+            started_at=row.started_at,
+            bytes=row.bytes,
+        )
+
+
+async def queue_upload(bus: Bus, row: Segment) -> None:
+    """Queue an indexed segment for its cloud copy (after its index row is committed)."""
+    await bus.publish(CLOUD_UPLOADS, key=str(row.camera_id), value=UploadRequest.of(row).model_dump_json().encode())
+
+
+async def in_cloud(cloud: BlobStore, key: str, size: int) -> bool:
+    """Whether the cloud store holds the whole segment (same key, same size)."""
+    try:
+        return await cloud.size(key) == size
+    except NotFound:
+        return False
 
 
 async def cloud_upload_enabled(
@@ -59,3 +118,119 @@ async def copy_to_cloud(*, local: BlobStore, cloud: BlobStore, key: str) -> int:
     if path is not None:
         return await cloud.put_file(key, path)  # streamed from disk, not read into memory
     return await cloud.put(key, await local.get(key))
+
+
+class UploadMetrics:
+    """The uploader's Prometheus series (made once per registry)."""
+
+    _made: weakref.WeakKeyDictionary[CollectorRegistry, UploadMetrics] = weakref.WeakKeyDictionary()
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.pending = Gauge(
+            "vms_cloud_upload_pending", "Segments queued for their cloud copy and not copied yet.", registry=registry
+        )
+        self.uploaded = Counter("vms_cloud_uploads", "Segments copied to the cloud store.", registry=registry)
+        self.uploaded_bytes = Counter("vms_cloud_upload_bytes", "Bytes copied to the cloud store.", registry=registry)
+        self.failures = Counter(
+            "vms_cloud_upload_failures", "Failed copy attempts (each is retried until it succeeds).", registry=registry
+        )
+        self.missing = Counter(
+            "vms_cloud_upload_missing",
+            "Queued segments gone from local storage before their copy (deleted by the disk watermark).",
+            registry=registry,
+        )
+
+    @classmethod
+    def on(cls, registry: CollectorRegistry) -> UploadMetrics:
+        """The metrics on `registry`, made on first use."""
+        made = cls._made.get(registry)
+        if made is None:
+            made = cls._made[registry] = cls(registry)
+        return made
+
+
+class CloudUploader:
+    """Copies queued segments to the cloud store, in order per camera, retrying until the cloud takes them.
+
+    >>> uploader = CloudUploader(bus=container.bus, local=container.blobs, cloud=container.cloud_blobs,
+    ...                          metrics=UploadMetrics.on(container.metrics.registry))
+    >>> task = asyncio.create_task(uploader.run())
+    """
+
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        local: BlobStore,
+        cloud: BlobStore,
+        metrics: UploadMetrics,
+        retry_base_s: float = 1.0,
+        retry_max_s: float = 60.0,
+        lag_every_s: float = 15.0,
+    ) -> None:
+        self.bus, self.local, self.cloud, self.metrics = bus, local, cloud, metrics
+        self.retry_base_s, self.retry_max_s, self.lag_every_s = retry_base_s, retry_max_s, lag_every_s
+        self.failing_since: datetime | None = None  # set while the cloud store refuses copies
+
+    async def run(self) -> None:
+        """Consume the upload queue until cancelled; a bus failure restarts the consumer after a pause."""
+        await self.bus.ensure_topics(UPLOAD_PARTITIONS)
+        lag = asyncio.create_task(self._watch_lag())
+        try:
+            while True:
+                try:
+                    async with contextlib.aclosing(self.bus.consume([CLOUD_UPLOADS], group=UPLOAD_GROUP)) as queue:
+                        async for message in queue:
+                            await self._handle(message)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the bus itself failed: recording goes on, uploads resume later
+                    log.warning("cloud upload queue unavailable; retrying", error=str(exc))
+                    await asyncio.sleep(self.retry_max_s)
+        finally:
+            lag.cancel()
+            await asyncio.gather(lag, return_exceptions=True)
+
+    async def pending(self) -> int:
+        """Segments queued and not yet copied (the group's lag)."""
+        return sum((await self.bus.lag(UPLOAD_GROUP, [CLOUD_UPLOADS])).values())
+
+    async def _handle(self, message: BusMessage) -> None:
+        try:
+            request = UploadRequest.model_validate_json(message.value)
+        except ValueError as exc:
+            log.error("cloud upload request not understood; skipped", error=str(exc), offset=message.offset)
+            await message.commit()
+            return
+        attempt = 0
+        while True:
+            try:
+                size = await copy_to_cloud(local=self.local, cloud=self.cloud, key=request.blob_key)
+                break
+            except NotFound:  # freed by the disk watermark before the cloud came back (that rule logs it)
+                self.metrics.missing.inc()
+                log.error("segment gone before its cloud copy", key=request.blob_key, camera_id=str(request.camera_id))
+                await message.commit()
+                return
+            except Exception as exc:  # the cloud is down or refuses: keep the order, wait and try again
+                attempt += 1
+                self.metrics.failures.inc()
+                if self.failing_since is None:
+                    self.failing_since = utcnow()
+                delay = random.uniform(self.retry_base_s / 2, min(self.retry_max_s, self.retry_base_s * 2**attempt))
+                log.warning(
+                    "cloud copy failed; retrying", key=request.blob_key, attempt=attempt, error=str(exc), retry_s=delay
+                )
+                await asyncio.sleep(delay)
+        if self.failing_since is not None:
+            log.info("cloud store back; copying the backlog", down_since=str(self.failing_since))
+            self.failing_since = None
+        self.metrics.uploaded.inc()
+        self.metrics.uploaded_bytes.inc(size)
+        await message.commit()
+
+    async def _watch_lag(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a metric is not worth failing uploads over
+                self.metrics.pending.set(await self.pending())
+            await asyncio.sleep(self.lag_every_s)

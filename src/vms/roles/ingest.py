@@ -8,6 +8,12 @@ on that stream. After that, off the segment's path: motion analysis for cameras 
 motion (on the sub stream when it is ingested), and the degradation check of the stream against its
 models' requirements (media.degradation). The role also consumes `events` (one group shared by all
 ingest instances) to keep the video around events of cameras recording on events.
+
+The main stream's health goes to the camera row (media.camera_health: status and reason on change,
+last frame in batches); when it returns after an outage, the outage is offered for SD-card backfill
+(media.auto_backfill). With a cloud store configured, each stored segment of a camera whose
+`recording.cloud_upload` is on is queued for its cloud copy, and the role runs the uploader
+(media.upload).
 """
 
 from __future__ import annotations
@@ -35,10 +41,12 @@ from vms.kernel.errors import VmsError
 from vms.kernel.ids import TenantId
 from vms.kernel.tenancy import TenantScope
 from vms.kernel.topics import EVENTS, PARTITIONS
-from vms.media import degradation, recording
+from vms.media import degradation, recording, upload
 from vms.media import service as media
+from vms.media.auto_backfill import AutoBackfill
+from vms.media.camera_health import CameraHealthWriter
 from vms.media.degradation import ModelNeeds, Requirement, StreamMonitor, StreamSample
-from vms.media.ingest import StreamHealth, StreamIngest, StreamStatus
+from vms.media.ingest import Backoff, StreamHealth, StreamIngest, StreamStatus
 from vms.media.recording import CameraRecorder, RecordingPolicy
 from vms.media.segmenter import SegmentInfo
 from vms.messaging import run_consumer
@@ -58,16 +66,35 @@ class _Running:
     target: IngestTarget
     stream: str
     task: asyncio.Task[None]
+    health: StreamHealth = field(default_factory=StreamHealth)  # the reader's, measured as it goes
     recent: deque[SegmentRef] = field(default_factory=lambda: deque(maxlen=RECENT_SEGMENTS))
 
 
 class IngestRole:
     """Supervises the ingest of every enabled camera stream."""
 
-    def __init__(self, container: Container, *, refresh_s: float = 30.0, realtime_files: bool = True) -> None:
+    def __init__(
+        self,
+        container: Container,
+        *,
+        refresh_s: float = 30.0,
+        realtime_files: bool = True,
+        backoff: Backoff | None = None,
+        health_flush_s: float = 60.0,
+    ) -> None:
         self.container = container
         self.refresh_s = refresh_s
         self.realtime_files = realtime_files
+        self.backoff = backoff or Backoff()
+        self.health = CameraHealthWriter(container.unit_of_work, flush_s=health_flush_s)
+        self.auto_backfill = AutoBackfill(
+            unit_of_work=container.unit_of_work,
+            secrets=container.identity.secrets,
+            blobs=container.blobs,
+            config_cache=container.config,
+        )
+        self.cloud_upload: dict[uuid.UUID, bool] = {}  # per camera: its `recording.cloud_upload` (NVR-fed: false)
+        self._outages: dict[uuid.UUID, datetime] = {}  # per camera: its main stream's last packet before it dropped
         self.running: dict[tuple[uuid.UUID, str], _Running] = {}
         self.recorders: dict[uuid.UUID, CameraRecorder] = {}
         self.needs: dict[uuid.UUID, dict[AiModel, ModelNeeds]] = {}  # per camera: its enabled models' needs
@@ -80,8 +107,12 @@ class IngestRole:
 
     async def run(self) -> None:
         """Reconcile the running supervisors with the camera list until cancelled."""
-        await self.container.bus.ensure_topics(PARTITIONS)
-        events = asyncio.create_task(self._consume_events())
+        cloud_copies = upload.UPLOAD_PARTITIONS if self.container.cloud_blobs is not None else {}
+        await self.container.bus.ensure_topics({**PARTITIONS, **cloud_copies})
+        helpers = [asyncio.create_task(self._consume_events())]
+        if (uploader := self._cloud_uploader()) is not None:
+            helpers.append(asyncio.create_task(uploader.run()))
+        health = asyncio.create_task(self.health.run())
         try:
             while True:
                 try:
@@ -90,11 +121,29 @@ class IngestRole:
                     log.error("camera list unavailable; keeping current streams", error=exc.detail)
                 await asyncio.sleep(self.refresh_s)
         finally:
-            events.cancel()
-            tasks = [events, *self._background, *(r.task for r in self.running.values())]
+            for helper in helpers:
+                helper.cancel()
+            tasks = [*helpers, *self._background, *(r.task for r in self.running.values())]
             for running in self.running.values():
                 running.task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            health.cancel()
+            await asyncio.gather(health, return_exceptions=True)
+            await asyncio.shield(self.health.close())
+            await self.auto_backfill.close()
+
+    def _cloud_uploader(self) -> upload.CloudUploader | None:
+        """Storage fallback 2: what copies queued segments to the cloud store, when one is configured."""
+        cloud = self.container.cloud_blobs
+        if cloud is None:
+            return None
+        return upload.CloudUploader(
+            bus=self.container.bus,
+            local=self.container.blobs,
+            cloud=cloud,
+            metrics=upload.UploadMetrics.on(self.container.metrics.registry),
+            retry_max_s=self.container.settings.storage.cloud.retry_max_s,
+        )
 
     async def reconcile(self) -> None:
         """Start supervisors for new or changed streams, stop those no longer wanted."""
@@ -143,6 +192,7 @@ class IngestRole:
                     self.recorders[target.camera_id] = CameraRecorder(policy)
                 else:
                     recorder.update(policy)
+                self.cloud_upload[target.camera_id] = bool(found[upload.CLOUD_UPLOAD].value)
                 fps = float(found["video.normalize.fps"].value)
                 self.needs[target.camera_id] = {
                     m: ModelNeeds(required[m].min_height, required[m].min_bitrate_kbps, fps)
@@ -151,6 +201,7 @@ class IngestRole:
         wanted = {t.camera_id for t in targets}
         for camera_id in [c for c in self.recorders if c not in wanted]:
             self.recorders.pop(camera_id, None)
+            self.cloud_upload.pop(camera_id, None)
             self.needs.pop(camera_id, None)
             self.degraded.pop(camera_id, None)
         for key in [k for k in self.monitors if k[0] not in wanted]:
@@ -165,8 +216,9 @@ class IngestRole:
             await self._segment_closed(running, info)
 
         def on_status(health: StreamHealth) -> None:
-            if stream == "main":
-                asyncio.get_running_loop().create_task(self._status(target, health.status))
+            if stream == "main":  # the camera's status is its main stream's
+                self.health.status(target.tenant_id, target.camera_id, health)
+                self._follow_outage(target, health)
 
         is_file = url.startswith("file:") or "://" not in url  # the demo camera: a clip played in a loop
         ingest = StreamIngest(
@@ -177,14 +229,26 @@ class IngestRole:
             target_s=target.segment_seconds,
             options={} if is_file else {"rtsp_transport": "tcp"},
             realtime=is_file and self.realtime_files,
+            backoff=self.backoff,
         )
-        running = _Running(target, stream, asyncio.create_task(ingest.run()))
+        running = _Running(target, stream, asyncio.create_task(ingest.run()), ingest.health)
         self.running[(target.camera_id, stream)] = running
         log.info("ingest started", camera_id=str(target.camera_id), stream=stream)
+
+    def _follow_outage(self, target: IngestTarget, health: StreamHealth) -> None:
+        """Note when the main stream drops; when it is back, offer the outage for SD-card backfill."""
+        camera_id = target.camera_id
+        if health.status in (StreamStatus.OFFLINE, StreamStatus.AUTH_FAILED):
+            if camera_id not in self._outages and health.last_packet_at is not None:
+                self._outages[camera_id] = health.last_packet_at
+        elif health.status is StreamStatus.ONLINE and (since := self._outages.pop(camera_id, None)) is not None:
+            self.auto_backfill.outage_ended(target.tenant_id, camera_id, start=since, end=utcnow())
 
     async def _segment_closed(self, running: _Running, info: SegmentInfo) -> None:
         """Index a closed segment with its keep decision and publish its jobs; then motion and degradation."""
         target, stream = running.target, running.stream
+        if stream == "main":
+            self.health.frame(target.camera_id, info.ended_at, running.health)
         recorder = self.recorders.setdefault(target.camera_id, CameraRecorder(RecordingPolicy()))
         motion_stream = "sub" if "sub" in target.streams else "main"
         # Opened before the segment moves to blob storage: the open file stays readable wherever it goes.
@@ -218,6 +282,11 @@ class IngestRole:
             except VmsError:
                 licensed = []
             await uow.commit()
+        if self.container.cloud_blobs is not None and self.cloud_upload.get(target.camera_id, False):
+            try:
+                await upload.queue_upload(self.container.bus, row)
+            except Exception as exc:  # kept locally: the edge buffer never frees a segment the cloud lacks
+                log.error("segment not queued for its cloud copy", camera_id=str(target.camera_id), error=str(exc))
         ref = SegmentRef(
             blob_key=row.blob_key,
             stream=stream,
@@ -370,11 +439,3 @@ class IngestRole:
                 now=utcnow(),
             )
             await uow.commit()
-
-    async def _status(self, target: IngestTarget, status: StreamStatus) -> None:
-        try:
-            async with self.container.unit_of_work(TenantScope.of(target.tenant_id), ACTOR) as uow:
-                await cameras.set_status(uow=uow, camera_id=target.camera_id, status=cameras.status_of(status.value))
-                await uow.commit()
-        except VmsError as exc:
-            log.warning("camera status not saved", camera_id=str(target.camera_id), error=exc.detail)

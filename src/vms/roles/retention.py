@@ -83,6 +83,7 @@ class RetentionRole:
                     watermark=self.watermark if disk is not None else None,
                     disk_usage=disk or (lambda: (0, 1)),
                     sweep=self.runs % self.sweep_every == 0,
+                    cloud=self.container.cloud_blobs,  # edge buffering: local copies the cloud holds go sooner
                 )
         except Exception as exc:  # a failed run must not end the schedule; the run row records it
             log.error("retention run failed; next try at the next interval", error=str(exc))

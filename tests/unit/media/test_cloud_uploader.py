@@ -1,0 +1,162 @@
+"""The cloud uploader: queued segments reach the cloud store in order through its outages, with the
+backlog visible as `vms_cloud_upload_pending`; a segment gone from local storage is skipped, not retried for ever."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from tests import factories
+from vms.adapters.blobs.filesystem import FilesystemBlobStore
+from vms.auth.permissions import Role
+from vms.kernel.clock import utcnow
+from vms.kernel.errors import ServiceUnavailable
+from vms.kernel.tenancy import TenantScope
+from vms.media import service as media
+from vms.media import upload
+from vms.media.segmenter import SegmentInfo
+from vms.uow import Actor
+
+
+class Outage(FilesystemBlobStore):
+    """A real store on disk that refuses writes while `down`, as an unreachable S3 would."""
+
+    down = True
+    refused = 0
+
+    async def put_file(self, key: str, path: Path, *, move: bool = False) -> int:
+        if self.down:
+            self.refused += 1
+            raise ServiceUnavailable("cloud unreachable")
+        return await super().put_file(key, path, move=move)
+
+
+async def until(check, timeout_s: float = 10.0) -> None:
+    for _ in range(int(timeout_s * 20)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def test_segments_queued_during_an_outage_go_up_in_order_once_it_ends(container, tmp_path: Path):
+    local, cloud = FilesystemBlobStore(tmp_path / "local"), Outage(tmp_path / "cloud")
+    tenant = (await factories.customer(container)).id
+    camera = uuid.uuid4()
+    t0 = utcnow()
+    rows = []
+    async with container.unit_of_work(TenantScope.of(tenant), Actor.system("test")) as uow:
+        for i in range(5):
+            path = tmp_path / f"in{i}.mp4"
+            path.write_bytes(bytes([i]) * (1000 + i))
+            start = t0 + timedelta(seconds=5 * i)
+            info = SegmentInfo(path, i, start, start + timedelta(seconds=5), 50, 1000 + i, "h264", 320, 240, 1.0)
+            rows.append(
+                await media.record_segment(
+                    uow=uow, blobs=local, tenant_id=tenant, camera_id=camera, stream="main", info=info
+                )
+            )
+        await uow.commit()
+    await container.bus.ensure_topics(upload.UPLOAD_PARTITIONS)
+    for row in rows:
+        await upload.queue_upload(container.bus, row)
+    await local.delete(rows[2].blob_key)  # freed by the disk watermark before the cloud came back
+    await container.bus.publish(upload.CLOUD_UPLOADS, key=str(camera), value=b"not json")
+
+    registry = CollectorRegistry()
+    metrics = upload.UploadMetrics.on(registry)
+    uploader = upload.CloudUploader(
+        bus=container.bus,
+        local=local,
+        cloud=cloud,
+        metrics=metrics,
+        retry_base_s=0.02,
+        retry_max_s=0.05,
+        lag_every_s=0.05,
+    )
+    task = asyncio.create_task(uploader.run())
+    try:
+        await until(lambda: cloud.refused >= 3)
+        await until(lambda: registry.get_sample_value("vms_cloud_upload_pending") == 6)
+        assert await uploader.pending() == 6 and not await cloud.list("")
+        cloud.down = False
+        await until(lambda: registry.get_sample_value("vms_cloud_upload_pending") == 0)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    stored = await cloud.list(f"{tenant}/")
+    expected = [r.blob_key for i, r in enumerate(rows) if i != 2]
+    assert sorted(stored) == sorted(expected)
+    for key in expected:
+        assert await cloud.get(key) == await local.get(key)
+    assert registry.get_sample_value("vms_cloud_uploads_total") == 4
+    assert registry.get_sample_value("vms_cloud_upload_missing_total") == 1
+    assert registry.get_sample_value("vms_cloud_upload_failures_total") >= 3
+    assert uploader.failing_since is None
+
+
+async def test_order_is_kept_per_camera(container, tmp_path: Path):
+    """Each put is recorded; a camera's keys arrive in the order they were queued."""
+    order: list[str] = []
+
+    class Recording(FilesystemBlobStore):
+        async def put_file(self, key: str, path: Path, *, move: bool = False) -> int:
+            order.append(key)
+            return await super().put_file(key, path, move=move)
+
+    local, cloud = FilesystemBlobStore(tmp_path / "local"), Recording(tmp_path / "cloud")
+    tenant = (await factories.customer(container)).id
+    cameras = [uuid.uuid4(), uuid.uuid4()]
+    t0 = utcnow()
+    queued: dict[uuid.UUID, list[str]] = {c: [] for c in cameras}
+    async with container.unit_of_work(TenantScope.of(tenant), Actor.system("test")) as uow:
+        rows = []
+        for i in range(8):
+            camera = cameras[i % 2]
+            path = tmp_path / f"in{i}.mp4"
+            path.write_bytes(b"v" * (100 + i))
+            start = t0 + timedelta(seconds=5 * i)
+            info = SegmentInfo(path, i, start, start + timedelta(seconds=5), 50, 100 + i, "h264", 320, 240, 1.0)
+            row = await media.record_segment(
+                uow=uow, blobs=local, tenant_id=tenant, camera_id=camera, stream="main", info=info
+            )
+            rows.append(row)
+            queued[camera].append(row.blob_key)
+        await uow.commit()
+    await container.bus.ensure_topics(upload.UPLOAD_PARTITIONS)
+    for row in rows:
+        await upload.queue_upload(container.bus, row)
+    uploader = upload.CloudUploader(
+        bus=container.bus, local=local, cloud=cloud, metrics=upload.UploadMetrics.on(CollectorRegistry())
+    )
+    task = asyncio.create_task(uploader.run())
+    try:
+        await until(lambda: len(order) == 8)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    for camera in cameras:
+        assert [k for k in order if f"/{camera}/" in k] == queued[camera]
+
+
+async def test_operations_see_the_backlog_and_customers_do_not(client, container, tmp_path: Path):
+    provider = await factories.account(client, container, tenant_id=None, role=Role.PROVIDER_ADMIN)
+    customer = await factories.customer(container)
+    admin = await factories.account(client, container, tenant_id=customer.id, role=Role.ADMIN)
+    r = await client.get("/api/v1/recordings/cloud-uploads", headers=provider.headers)
+    assert r.status_code == 200 and r.json() == {"configured": False, "pending": None}
+
+    container.cloud_blobs = FilesystemBlobStore(tmp_path / "cloud")
+    r = await client.get("/api/v1/recordings/cloud-uploads", headers=provider.headers)
+    assert r.status_code == 200 and r.json() == {"configured": True, "pending": 0}  # no ingest has run yet
+    await container.bus.ensure_topics(upload.UPLOAD_PARTITIONS)
+    for _ in range(3):
+        await container.bus.publish(upload.CLOUD_UPLOADS, key=str(uuid.uuid4()), value=b"{}")
+    r = await client.get("/api/v1/recordings/cloud-uploads", headers=provider.headers)
+    assert r.json() == {"configured": True, "pending": 3}
+    assert (await client.get("/api/v1/recordings/cloud-uploads", headers=admin.headers)).status_code == 403
