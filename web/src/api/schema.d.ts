@@ -2294,6 +2294,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/recordings/cloud-uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Cloud Uploads
+         * @description The cloud-copy backlog: how many segments wait for the cloud store (provider operations).
+         */
+        get: operations["recordings-get_cloud_uploads"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/recordings/health": {
         parameters: {
             query?: never;
@@ -3172,6 +3192,8 @@ export interface components {
              * @description When the status last changed (UTC).
              */
             status_changed_at?: string | null;
+            /** @description The main stream's measured figures as of last_frame_at; null before the first segment. */
+            stream_stats?: components["schemas"]["StreamStats"] | null;
             sub_stream: components["schemas"]["StreamInfo"] | null;
             /** Sub Url */
             sub_url: string | null;
@@ -3314,6 +3336,22 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /**
+         * CloudUploadsRead
+         * @description Storage fallback 2 as operations see it (media.upload).
+         */
+        CloudUploadsRead: {
+            /**
+             * Configured
+             * @description Whether a cloud store is configured (storage.cloud); false: no cloud copies.
+             */
+            configured: boolean;
+            /**
+             * Pending
+             * @description Segments queued for their cloud copy and not copied yet (all customers); null without a store.
+             */
+            pending: number | null;
         };
         /**
          * ComponentHealth
@@ -5904,6 +5942,59 @@ export interface components {
              * @description Frame width in pixels.
              */
             width: number;
+        };
+        /**
+         * StreamStats
+         * @description The main stream as the ingest role measures it, written with the last-frame time (about once a minute).
+         */
+        StreamStats: {
+            /**
+             * Bitrate Kbps
+             * @description Bitrate of the latest segment (kbit/s).
+             */
+            bitrate_kbps?: number | null;
+            /**
+             * Clock
+             * @description What dated the latest segment: camera (RTCP) or receive (our clock).
+             */
+            clock?: string | null;
+            /**
+             * Format
+             * @description Codec and size as the latest keyframe describes them.
+             */
+            format?: string | null;
+            /**
+             * Fps
+             * @description Frame rate of the latest segment.
+             */
+            fps?: number | null;
+            /**
+             * Keyframe Interval S
+             * @description Mean keyframe (GOP) interval of the latest segment.
+             */
+            keyframe_interval_s?: number | null;
+            /**
+             * Lost Segments
+             * @description Segments given up because storage stayed out too long.
+             * @default 0
+             */
+            lost_segments: number;
+            /**
+             * Pending Segments
+             * @description Closed segments waiting for storage to come back.
+             * @default 0
+             */
+            pending_segments: number;
+            /**
+             * Reconnects
+             * @description Reconnections since the ingest role started reading this camera.
+             */
+            reconnects: number;
+            /**
+             * Segments
+             * @description Segments recorded since then.
+             */
+            segments: number;
         };
         /**
          * StreamTicket
@@ -11159,6 +11250,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "recordings-get_cloud_uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CloudUploadsRead"];
                 };
             };
         };

@@ -12,6 +12,7 @@ import { StatusBadge } from "../components/StatusBadge";
 import { CameraEditForm } from "./CameraEditForm";
 import { DevicePanel } from "./DevicePanel";
 import { ModelsPanel } from "./ModelsPanel";
+import { StreamHealth } from "./StreamHealth";
 import { cameraKeys, useCamera, type StreamInfo } from "./queries";
 import "./cameras.css";
 import { TableHead } from "../components/TableHead";
@@ -65,6 +66,7 @@ export default function CameraPage() {
       {editing && operator && <CameraEditForm camera={c} onDone={() => setEditing(false)} />}
       <div className="camera-grid">
         <Identity camera={c} />
+        <StreamHealth camera={c} />
         <Streams camera={c} operator={operator} />
         <DevicePanel camera={c} operator={operator} />
         <ModelsPanel camera={c} operator={operator} />
