@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -318,6 +319,37 @@ async def record_last_frames(*, uow: UnitOfWork, frames: dict[uuid.UUID, tuple[d
         for c, (at, stats) in frames.items()
     ]
     await uow.session.execute(stmt, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class DownCamera:
+    """A camera whose stream is not being received, with its customer (the watchdog's view)."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    status: str
+    status_changed_at: datetime | None
+    last_error: str | None
+
+
+async def cameras_down(*, uow: UnitOfWork, statuses: Sequence[CameraStatus]) -> list[DownCamera]:
+    """Every camera in one of `statuses`, across the customers the unit of work spans, in one query."""
+    stmt = select(
+        Camera.id, Camera.tenant_id, Camera.name, Camera.status, Camera.status_changed_at, Camera.last_error
+    ).where(Camera.status.in_([s.value for s in statuses]))
+    rows = (await uow.session.execute(stmt)).all()
+    return [
+        DownCamera(
+            r.id,
+            r.tenant_id,
+            r.name,
+            r.status,
+            as_utc(r.status_changed_at) if r.status_changed_at else None,
+            r.last_error,
+        )
+        for r in rows
+    ]
 
 
 def stream_credentials(secrets: SecretBox, camera: Camera) -> StreamCredentials | None:

@@ -19,14 +19,11 @@ import structlog
 
 from vms.bootstrap import Container
 from vms.cameras import service as cameras
-from vms.cameras.service import CameraFilter
 from vms.kernel.clock import utcnow
-from vms.kernel.ids import TenantId
 from vms.kernel.tenancy import TenantScope
 from vms.kernel.topics import PARTITIONS
 from vms.media import integrity, retention
 from vms.stats.board import HEARTBEAT_S
-from vms.tenants import service as tenants
 from vms.uow import Actor
 from vms.watchdog import rules, service
 from vms.watchdog.heartbeats import HeartbeatTracker
@@ -156,37 +153,23 @@ class WatchdogRole:
             return None
 
     async def cameras_down(self, now: datetime) -> list[rules.CameraDown]:
-        """Every customer's cameras that are offline or refusing their credentials, and since when.
+        """Every customer's cameras that are offline or refusing their credentials, and since when (one query).
 
-        Read through the cameras service per customer (which shows no tenant on a camera). Since when:
-        the camera's `status_changed_at`, or when this watchdog first saw it down.
+        Since when: the camera's `status_changed_at`, or when this watchdog first saw it down.
         """
-        customers = []
         async with self.container.unit_of_work(TenantScope.platform(), ACTOR) as uow:
-            offset = 0
-            while True:
-                page, total = await tenants.list_customers(uow=uow, query=None, status=None, limit=PAGE, offset=offset)
-                customers += [c.id for c in page]
-                offset += PAGE
-                if offset >= total:
-                    break
-        found: list[rules.CameraDown] = []
-        for tenant_id in customers:
-            async with self.container.unit_of_work(TenantScope.of(TenantId(tenant_id)), ACTOR) as uow:
-                for status in DOWN:
-                    offset = 0
-                    while True:
-                        filters = CameraFilter(status=cameras.status_of(status))
-                        listed, total = await cameras.list_cameras(uow=uow, filters=filters, limit=PAGE, offset=offset)
-                        for cam in listed:
-                            # getattr: status_changed_at/last_error came to CameraRead with migration 0020
-                            changed = getattr(cam, "status_changed_at", None)
-                            since = changed or self._first_down.setdefault(cam.id, now)
-                            last_error = getattr(cam, "last_error", None)
-                            found.append(rules.CameraDown(cam.id, tenant_id, cam.name, status, since, last_error))
-                        offset += PAGE
-                        if offset >= total:
-                            break
+            listed = await cameras.cameras_down(uow=uow, statuses=[cameras.status_of(s) for s in DOWN])
+        found = [
+            rules.CameraDown(
+                cam.id,
+                cam.tenant_id,
+                cam.name,
+                cam.status,
+                cam.status_changed_at or self._first_down.setdefault(cam.id, now),
+                cam.last_error,
+            )
+            for cam in listed
+        ]
         down = {c.camera_id for c in found}
         self._first_down = {k: v for k, v in self._first_down.items() if k in down}
         return found

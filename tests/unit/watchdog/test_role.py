@@ -91,6 +91,18 @@ async def test_a_camera_offline_past_its_grace_is_a_customer_incident_resolved_w
     assert resolved.id == incident.id
 
 
+async def test_cameras_down_are_read_across_customers_in_one_pass(container):
+    first, second = await factories.customer(container), await factories.customer(container)
+    offline = await factories.camera(container, tenant_id=first.id, status="offline")
+    refused = await factories.camera(container, tenant_id=second.id, status="auth_failed")
+    await factories.camera(container, tenant_id=second.id, status="online")
+    down = {c.camera_id: c for c in await WatchdogRole(container).cameras_down(utcnow())}
+    assert set(down) == {offline.id, refused.id}
+    assert (down[offline.id].tenant_id, down[offline.id].status) == (first.id, "offline")
+    assert (down[refused.id].tenant_id, down[refused.id].status) == (second.id, "auth_failed")
+    assert all(c.since is not None for c in down.values())
+
+
 async def test_consumer_lag_reported_in_heartbeats_over_the_bound_is_a_throughput_incident(container):
     role = WatchdogRole(container, camera_source=_no_cameras)
     now = utcnow()
