@@ -22,24 +22,31 @@ import contextlib
 import random
 import uuid
 import weakref
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel
 
+from vms import outbox
 from vms.config import service as config
 from vms.config.cache import ConfigCache
 from vms.kernel.clock import utcnow
 from vms.kernel.errors import NotFound
+from vms.kernel.ids import TenantId
+from vms.kernel.tenancy import TenantScope
 from vms.kernel.topics import CLOUD_UPLOADS, PARTITIONS
 from vms.media import service as media
 from vms.media.models import Segment
 from vms.media.segmenter import SegmentInfo
 from vms.ports import BlobStore, Bus, BusMessage
-from vms.uow import UnitOfWork
+from vms.uow import Actor, UnitOfWork
 
 log = structlog.get_logger(__name__)
+ACTOR = Actor.system("ingest")
+UnitOfWorkFactory = Callable[[TenantScope, Actor], AbstractAsyncContextManager[UnitOfWork]]
 CLOUD_UPLOAD = "recording.cloud_upload"
 UPLOAD_PARTITIONS = {CLOUD_UPLOADS: PARTITIONS[CLOUD_UPLOADS]}  # keyed by camera: its segments go in order
 UPLOAD_GROUP = "cloud-upload"  # every ingest instance shares it: each segment is copied once
@@ -68,9 +75,22 @@ class UploadRequest(BaseModel):
         )
 
 
-async def queue_upload(bus: Bus, row: Segment) -> None:
-    """Queue an indexed segment for its cloud copy (after its index row is committed)."""
-    await bus.publish(CLOUD_UPLOADS, key=str(row.camera_id), value=UploadRequest.of(row).model_dump_json().encode())
+async def queue_upload(bus: Bus, row: Segment, *, unit_of_work: UnitOfWorkFactory) -> None:
+    """Queue an indexed segment for its cloud copy (after its index row is committed).
+
+    Published straight to the bus, which costs no database write per segment. When the bus is away,
+    the request goes to the transactional outbox instead, whose relay publishes it once the bus is
+    back: a bus outage delays cloud copies but never drops one.
+    """
+    key, value = str(row.camera_id), UploadRequest.of(row).model_dump_json().encode()
+    try:
+        await bus.publish(CLOUD_UPLOADS, key=key, value=value)
+        return
+    except Exception as exc:
+        log.warning("bus away; cloud copy request handed to the outbox", segment=row.blob_key, error=str(exc))
+    async with unit_of_work(TenantScope.of(TenantId(row.tenant_id)), ACTOR) as uow:
+        outbox.stage_publish(uow, CLOUD_UPLOADS, key=key, value=value)
+        await uow.commit()
 
 
 async def in_cloud(cloud: BlobStore, key: str, size: int) -> bool:

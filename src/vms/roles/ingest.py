@@ -284,8 +284,8 @@ class IngestRole:
             await uow.commit()
         if self.container.cloud_blobs is not None and self.cloud_upload.get(target.camera_id, False):
             try:
-                await upload.queue_upload(self.container.bus, row)
-            except Exception as exc:  # kept locally: the edge buffer never frees a segment the cloud lacks
+                await upload.queue_upload(self.container.bus, row, unit_of_work=self.container.unit_of_work)
+            except Exception as exc:  # bus and database away: kept locally, and the edge buffer never frees it
                 log.error("segment not queued for its cloud copy", camera_id=str(target.camera_id), error=str(exc))
         ref = SegmentRef(
             blob_key=row.blob_key,

@@ -63,7 +63,7 @@ async def test_segments_queued_during_an_outage_go_up_in_order_once_it_ends(cont
         await uow.commit()
     await container.bus.ensure_topics(upload.UPLOAD_PARTITIONS)
     for row in rows:
-        await upload.queue_upload(container.bus, row)
+        await upload.queue_upload(container.bus, row, unit_of_work=container.unit_of_work)
     await local.delete(rows[2].blob_key)  # freed by the disk watermark before the cloud came back
     await container.bus.publish(upload.CLOUD_UPLOADS, key=str(camera), value=b"not json")
 
@@ -130,7 +130,7 @@ async def test_order_is_kept_per_camera(container, tmp_path: Path):
         await uow.commit()
     await container.bus.ensure_topics(upload.UPLOAD_PARTITIONS)
     for row in rows:
-        await upload.queue_upload(container.bus, row)
+        await upload.queue_upload(container.bus, row, unit_of_work=container.unit_of_work)
     uploader = upload.CloudUploader(
         bus=container.bus, local=local, cloud=cloud, metrics=upload.UploadMetrics.on(CollectorRegistry())
     )
@@ -160,3 +160,40 @@ async def test_operations_see_the_backlog_and_customers_do_not(client, container
     r = await client.get("/api/v1/recordings/cloud-uploads", headers=provider.headers)
     assert r.json() == {"configured": True, "pending": 3}
     assert (await client.get("/api/v1/recordings/cloud-uploads", headers=admin.headers)).status_code == 403
+
+
+async def test_a_request_the_bus_refuses_goes_through_the_outbox_and_still_reaches_the_queue(container, tmp_path: Path):
+    tenant = (await factories.customer(container)).id
+    camera = uuid.uuid4()
+    path = tmp_path / "in.mp4"
+    path.write_bytes(b"v" * 300)
+    start = utcnow()
+    info = SegmentInfo(path, 0, start, start + timedelta(seconds=5), 50, 300, "h264", 320, 240, 1.0)
+    async with container.unit_of_work(TenantScope.of(tenant), Actor.system("test")) as uow:
+        row = await media.record_segment(
+            uow=uow,
+            blobs=FilesystemBlobStore(tmp_path / "local"),
+            tenant_id=tenant,
+            camera_id=camera,
+            stream="main",
+            info=info,
+        )
+        await uow.commit()
+    await container.bus.ensure_topics(upload.UPLOAD_PARTITIONS)
+    publish = container.bus.publish
+
+    async def bus_away(topic, **kwargs):
+        if topic == upload.CLOUD_UPLOADS:
+            raise ServiceUnavailable("bus unreachable")
+        return await publish(topic, **kwargs)
+
+    container.bus.publish = bus_away  # type: ignore[method-assign]
+    await upload.queue_upload(container.bus, row, unit_of_work=container.unit_of_work)
+    assert sum((await container.bus.lag(upload.UPLOAD_GROUP, [upload.CLOUD_UPLOADS])).values()) == 0
+
+    container.bus.publish = publish  # type: ignore[method-assign]
+    await container.outbox.drain()  # the relay, once the bus is back
+    consumed = container.bus.consume([upload.CLOUD_UPLOADS], group=upload.UPLOAD_GROUP)
+    message = await asyncio.wait_for(anext(consumed), 10)
+    await consumed.aclose()
+    assert upload.UploadRequest.model_validate_json(message.value).blob_key == row.blob_key
