@@ -12,7 +12,10 @@ smoke cannot be filmed here, so they are synthesised with known truth:
 
 Pedestrians stay on top (a pixel differing from the clip's median by > 40 is a person), so people
 walking past occlude the fire as they would. The negatives are real footage with a real orange
-photo pasted (static), a lighting ramp, and a red-orange shirt-sized patch walking across.
+photo pasted (static), a lighting ramp, a red-orange shirt-sized patch walking across, and the
+hard negatives for smoke: a light-grey coat-sized patch walking slowly over the light pavement
+(grey, smooth, brighter than the asphalt: smoke's colour without its veil), sunlight through a gap in
+the clouds (a soft bright patch drifting over grass and pavement) and fog rolling over the whole view.
 """
 
 from __future__ import annotations
@@ -170,6 +173,21 @@ def scene(spec: dict[str, Any]) -> tuple[np.ndarray, dict[str, Box]]:
             y = int(s["from"][1] + 2.0 * np.sin(2 * np.pi * 1.8 * i / FPS))
             if x >= 0 and x + w <= 640:
                 images[i, y : y + h, x : x + w] = colour * folds[..., None]
+    if "cloud" in spec:  # sunlight through a gap in the clouds: a soft bright patch drifting over the ground
+        c = spec["cloud"]
+        ys, xs = np.mgrid[0:480, 0:640].astype(np.float32)
+        rx, ry = c["radius"]
+        for i in range(c["from"], count):
+            cx = c["at"][0] + c["speed"] * (i - c["from"])
+            ramp = min(1.0, (i - c["from"]) / FPS)  # the gap opens over a second
+            light = np.exp(-(((xs - cx) / rx) ** 2 + ((ys - c["at"][1]) / ry) ** 2))
+            images[i] *= (1.0 + (c["gain"] - 1.0) * ramp * light)[..., None]
+    if "fog" in spec:  # fog rolling in: the whole view veiled towards a grey over `over` frames
+        f = spec["fog"]
+        grey = np.asarray(f["grey"], np.float32)
+        for i in range(f["from"], count):
+            a = f["alpha"] * min(1.0, (i - f["from"]) / f["over"])
+            images[i] = images[i] * (1 - a) + grey * a
     if "lights" in spec:  # the lights change: a ramp of the whole picture's gain over 10 frames
         start, gain = spec["lights"]["from"], spec["lights"]["gain"]
         gains = np.ones(count, np.float32)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from functools import cache
 
+import cv2
 import numpy as np
 import pytest
 
 from tests.scenes.fire_smoke.footage import SET, Box, scene
 from tests.scenes.motion.footage import as_clip, frame_index
-from vms.analytics.models.fire_smoke import FireSmoke, FireSmokeConfig
+from vms.analytics.models.fire_smoke import _FINE, _LUMA, FireSmoke, FireSmokeConfig, _detail, _similarity
 from vms.analytics.plugin import REGISTRY, Detection
 from vms.kernel.ai_models import AiModel
 from vms.kernel.priority import Priority
@@ -79,6 +80,45 @@ def test_a_rising_smoke_plume_is_reported_and_the_fire_under_it_too():
     assert smoke.attributes["growth"] >= 0.5 and smoke.attributes["riseShare"] >= 0.05
     # Each kind can be switched off.
     assert [d.object_class for d in _run("fire_with_smoke", FireSmokeConfig(detect_smoke=False))] == ["fire"]
+
+
+def test_light_smoke_over_light_pavement_is_found_by_the_veil_it_casts():
+    spec = SCENES["smoke_on_busy_path"]
+    _, truth = _scene("smoke_on_busy_path")
+    found = _run("smoke_on_busy_path")
+    assert [d.object_class for d in found] == ["smoke"]
+    expected = spec["expect"][0]["from"]
+    assert expected <= frame_index(found[0].frame_time) <= expected + SET["tolerance_frames"]["smoke"]
+    assert _overlaps(found[0].box, truth["smoke"])
+    # Control: the plume is as light as the pavement; with only brightening counted (no deep veil) it is missed.
+    assert _run("smoke_on_busy_path", FireSmokeConfig(smoke_min_veil=1.0)) == []
+
+
+@pytest.mark.parametrize("name", ["grey_coat_walking_slowly", "sunlight_drifting_over_the_ground", "fog_rolling_in"])
+def test_a_grey_coat_sunlight_and_fog_are_not_smoke(name: str):
+    assert _run(name) == []
+
+
+def test_fog_veiling_the_whole_view_is_a_global_change_not_smoke():
+    # Control: without the whole-view check the fog's front, rising over the lawn, is taken for smoke.
+    found = _run("fog_rolling_in", FireSmokeConfig(haze_max_veil=1.0))
+    assert "smoke" in {d.object_class for d in found}
+
+
+def test_a_veil_keeps_the_grounds_pattern_and_a_coat_replaces_it():
+    images, _ = _scene("people_walking")
+    ground = images[0].astype(np.float32)
+    y, x, h, w = slice(150, 230), slice(300, 420), 80, 120  # light pavement
+    veiled, coat = ground.copy(), ground.copy()
+    veiled[y, x] = 0.6 * ground[y, x] + 0.4 * np.asarray([198.0, 198.0, 202.0])  # thin grey smoke
+    folds = np.linspace(0.9, 1.1, w, dtype=np.float32)[None, :, None]
+    coat[y, x] = np.asarray([178.0, 178.0, 182.0]) * folds * np.ones((h, 1, 1), np.float32)  # a grey coat
+    base = _detail(cv2.resize(ground, _FINE, interpolation=cv2.INTER_AREA) @ _LUMA)
+    cell = (slice(40, 55), slice(78, 102))  # inside the box at work size (160×120)
+    for image, see_through in ((veiled, True), (coat, False)):
+        detail = _detail(cv2.resize(image, _FINE, interpolation=cv2.INTER_AREA) @ _LUMA)
+        similar = float(np.median(_similarity(detail, base)[cell]))
+        assert (similar >= FireSmokeConfig().smoke_min_see_through) is see_through, similar
 
 
 def test_zones_limit_where_fire_is_reported():

@@ -13,23 +13,29 @@ amplitude), a lighting ramp is monotonic, a moving red shirt passes a pixel in a
 pixel must also be flame-coloured in `min_colour_share` of the window (a passing shirt is not).
 
 **Smoke.** A running background (median of the first frames, then following the scene where it
-is unchanged) is kept, gain-corrected per frame so lights dimming is not a change. A pixel is
-*smoke-like* when it is grey (saturation ≤ `smoke_max_saturation`, or well below the scene's
-there), brighter than the background by `smoke_min_change`, and its fine texture dropped by
-`smoke_min_contrast_drop` against the background's (haze veils detail; a person walking in front
-adds it) — over a flat background brighter and grey is enough. It must be smoke-like in
-`min_colour_share` of the window and drift (brightness varies by `smoke_min_motion`); a change
-that holds still for a window is a ghost or a new normal and joins the background.
+is unchanged) is kept, gain-corrected per frame so lights dimming is not a change. Fine texture
+(detail) is measured at 320×240: at the work size the detail a thin veil removes is averaged
+away. A pixel is *smoke-like* when it is grey (saturation ≤ `smoke_max_saturation`, or well below
+the scene's there) and either dense or thin smoke. *Dense*: brighter than the background by
+`smoke_min_change` with its fine texture down by `smoke_min_contrast_drop` (haze veils detail; a
+person walking in front adds it) — over a flat background brighter and grey is enough. *Thin*
+(light smoke over light ground hardly brightens it): not darker, texture down by `smoke_min_veil`,
+and the ground's detail pattern still seen through it (correlation ≥ `smoke_min_see_through`: a
+veil keeps the pattern, fainter; a coat in front replaces it). Where the picture clips at white,
+detail is lost to exposure and counts for nothing. It must be smoke-like in `min_colour_share` of
+the window and drift (brightness varies by `smoke_min_motion`); a change that holds still for a
+window is a ghost or a new normal and joins the background.
 
 **Regions.** Each mask is cleaned, grouped into connected regions and tracked by overlap. A flame
 region over `min_area` is reported once it persisted `min_persist_s`; a smoke region needs
 to be at least `smoke_min_area`, to have persisted `smoke_persist_s` and to have *spread and
 risen* (its area grown by `smoke_min_growth` and its top risen by `smoke_min_rise` since first
 seen): clothes and ghosts may be grey, but they do not billow upwards. Smoke-like area over
-`max_area` is a global change (a light switched on) and re-learns the background. Each track is
-reported once, then every `repeat_s` while it lasts, with a confidence built from how strongly it
-flickers (flame) or how persistently it is smoke-like (smoke), and its growth. Regions whose
-centre is outside every zone (when zones are set) are ignored.
+`max_area` is a global change (a light switched on), and so is a median loss of detail over the
+whole view above `haze_max_veil` (fog, haze, focus: smoke veils a part of the view); both re-learn
+the background. Each track is reported once, then every `repeat_s` while it lasts, with a
+confidence built from how strongly it flickers (flame) or how persistently it is smoke-like
+(smoke), and its growth. Regions whose centre is outside every zone (when zones are set) are ignored.
 """
 
 from __future__ import annotations
@@ -54,6 +60,10 @@ Polygon = Annotated[list[tuple[Share, Share]], Field(min_length=3, max_length=64
 Box = tuple[float, float, float, float]  # x, y, width, height as fractions of the frame
 
 _WORK = (160, 120)  # analysis size (w, h)
+_FINE = (2 * _WORK[0], 2 * _WORK[1])  # where fine detail is measured
+_LUMA = np.asarray([0.299, 0.587, 0.114], np.float32)
+_TEXTURED = 1.5  # background fine texture (grey levels) below which ground counts as flat
+_CLIPPED = 245.0  # a pixel this bright is at the sensor's ceiling, where detail is lost to exposure
 
 
 class FireSmokeConfig(ModelConfig):
@@ -111,7 +121,29 @@ class FireSmokeConfig(ModelConfig):
         0.3,
         ge=0.0,
         le=1.0,
-        description="Least relative drop of local edge energy against the background (smoke veils texture).",
+        description="Least relative drop of fine texture against the background for dense smoke (smoke veils "
+        "texture; a person in front adds it).",
+    )
+    smoke_min_veil: float = Field(
+        0.45,
+        ge=0.0,
+        le=1.0,
+        description="Least relative drop of fine texture that makes a grey pixel smoke-like without any brightening "
+        "(light smoke over light ground veils the detail but hardly changes the brightness).",
+    )
+    smoke_min_see_through: float = Field(
+        0.4,
+        ge=-1.0,
+        le=1.0,
+        description="Least correlation of the fine detail with the background's for thin smoke: a veil keeps "
+        "the ground's pattern visible, fainter; a person or a coat in front replaces it.",
+    )
+    haze_max_veil: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="Median loss of fine detail over the whole view above which the change is fog, haze or "
+        "focus, not smoke (smoke veils a part of the view): the background is relearnt.",
     )
     smoke_min_motion: float = Field(
         2.0,
@@ -183,10 +215,11 @@ class _Sample:
 @dataclass
 class _CameraState:
     window: deque[_Sample] = field(default_factory=deque)
-    learning: list[np.ndarray] = field(default_factory=list)
+    learning: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (work-size RGB, fine luma)
     background: np.ndarray | None = None  # float32 RGB, work size
-    background_edges: np.ndarray | None = None
+    background_fine: np.ndarray | None = None  # float32 luma at twice the work size: the scene's fine detail
     changed: np.ndarray | None = None  # bool: the latest frame differs from the background
+    view_veil: float = 0.0  # median loss of fine detail over the whole view in the latest frame
     tracks: list[_Track] = field(default_factory=list)
     next_id: int = 1
     last_time: datetime | None = None
@@ -245,12 +278,13 @@ class FireSmoke(AnalyticsModel[FireSmokeConfig]):
     def _step(self, state: _CameraState, frame: np.ndarray, now: float) -> list[_Found]:
         cfg = self.config
         small = cv2.GaussianBlur(cv2.resize(frame, _WORK, interpolation=cv2.INTER_AREA), (3, 3), 0).astype(np.float32)
-        luma = small @ np.asarray([0.299, 0.587, 0.114], np.float32)
+        fine = cv2.resize(frame, _FINE, interpolation=cv2.INTER_AREA).astype(np.float32) @ _LUMA
+        luma = small @ _LUMA
         hi, lo = small.max(axis=2), small.min(axis=2)
         saturation = (hi - lo) / np.maximum(hi, 1.0)
         r, g, b = small[..., 0], small[..., 1], small[..., 2]
         flame = (r >= cfg.flame_min_red) & (r > g) & (g > b) & (saturation >= cfg.flame_min_saturation)
-        smoke = self._smoke_like(state, small, luma, saturation)
+        smoke = self._smoke_like(state, small, fine, luma, saturation)
         state.window.append(_Sample(now, luma, flame, smoke))
         # The window holds the last `window_s` seconds at whatever rate frames come (at least 4 frames).
         while len(state.window) > 4 and now - state.window[0].time > cfg.window_s:
@@ -264,10 +298,11 @@ class FireSmoke(AnalyticsModel[FireSmokeConfig]):
         if cfg.detect_smoke and state.background is not None:
             lumas = np.stack([s.luma for s in state.window])
             dynamic = lumas.std(axis=0) >= cfg.smoke_min_motion
-            self._absorb(state, small, ~dynamic)
+            self._absorb(state, small, fine, ~dynamic)
             share = np.mean([s.smoke for s in state.window], axis=0)
             persistent = (share >= cfg.min_colour_share) & dynamic
-            if persistent.mean() > cfg.max_area:  # a global change: relearn the background
+            # A global change: lights, or the whole view veiled (fog, haze, focus): relearn the background.
+            if persistent.mean() > cfg.max_area or state.view_veil > cfg.haze_max_veil:
                 state.background, state.learning = None, []
                 state.tracks = [t for t in state.tracks if t.kind != "smoke"]
             else:
@@ -285,53 +320,62 @@ class FireSmoke(AnalyticsModel[FireSmokeConfig]):
         mask = (colour >= cfg.min_colour_share) & (flicker >= cfg.min_flicker_share)
         return mask, flicker
 
-    def _absorb(self, state: _CameraState, small: np.ndarray, static: np.ndarray) -> None:
+    def _absorb(self, state: _CameraState, small: np.ndarray, fine: np.ndarray, static: np.ndarray) -> None:
         """Adopt the current view where it differs from the background yet has not moved for a window.
 
         That is a ghost (someone who stood there while the background was learnt has left) or a
         new normal (a parked car); smoke drifts, so it is never static for a whole window.
         """
-        assert state.background is not None and state.changed is not None
+        assert state.background is not None and state.background_fine is not None and state.changed is not None
         adopt = static & state.changed
         if adopt.any():
             state.background[adopt] = small[adopt]
-            state.background_edges = _edge_energy(state.background)
+            adopt_fine = _to_fine(adopt)
+            state.background_fine[adopt_fine] = fine[adopt_fine]
 
     def _smoke_like(
-        self, state: _CameraState, small: np.ndarray, luma: np.ndarray, saturation: np.ndarray
+        self, state: _CameraState, small: np.ndarray, fine: np.ndarray, luma: np.ndarray, saturation: np.ndarray
     ) -> np.ndarray:
         cfg = self.config
         if state.background is None:
-            state.learning.append(small)
+            state.learning.append((small, fine))
             if len(state.learning) >= cfg.background_frames:
-                state.background = np.median(np.stack(state.learning), axis=0).astype(np.float32)
+                state.background = np.median(np.stack([s for s, _ in state.learning]), axis=0).astype(np.float32)
+                state.background_fine = np.median(np.stack([f for _, f in state.learning]), axis=0).astype(np.float32)
                 state.learning = []
-                state.background_edges = _edge_energy(state.background)
             state.changed = np.zeros(luma.shape, bool)
             return state.changed
-        bg = state.background
+        bg, bg_fine = state.background, state.background_fine
+        assert bg_fine is not None
         gain = float(bg.mean()) / max(float(small.mean()), 1.0)  # lights dimming is not smoke
         if not 0.5 < gain < 2.0:
             gain = 1.0
-        bg_luma = bg @ np.asarray([0.299, 0.587, 0.114], np.float32)
-        delta = luma * gain - bg_luma
-        changed = np.abs(delta) >= cfg.smoke_min_change
-        assert state.background_edges is not None
-        bg_edges = state.background_edges
-        edges = _edge_energy(small) * gain
-        textured = bg_edges >= 1.5
-        drop = 1.0 - edges / np.maximum(bg_edges, 1e-3)
-        veiled = np.where(textured, drop >= cfg.smoke_min_contrast_drop, delta > 0)
+        delta = luma * gain - bg @ _LUMA
+        detail, bg_detail = _detail(fine * gain), _detail(bg_fine)
+        texture, bg_texture = _texture(detail), _texture(bg_detail)
+        # Smoke scatters light: the fine texture behind it fades (gain-corrected: texture scales with light).
+        # Where the picture clips at white (lights up, glare) texture vanishes whatever the cause: no evidence.
+        textured = (bg_texture >= _TEXTURED) & (small.max(axis=2) < _CLIPPED)
+        drop = np.where(textured, 1.0 - texture / np.maximum(bg_texture, 1e-3), 0.0)
+        veiled = drop >= cfg.smoke_min_contrast_drop
+        state.view_veil = float(np.median(drop[textured])) if textured.any() else 0.0
         # Grey: low saturation, or (thin smoke over a coloured scene) much less saturated than the scene was.
         hi, lo = bg.max(axis=2), bg.min(axis=2)
         bg_saturation = (hi - lo) / np.maximum(hi, 1.0)
         grey = (saturation <= cfg.smoke_max_saturation) | (saturation <= 0.6 * bg_saturation)
-        smoke: np.ndarray = changed & grey & veiled & (delta > 0)
+        # Dense smoke: clearly brighter, and where the ground had detail, that detail is veiled.
+        dense = (delta >= cfg.smoke_min_change) & (veiled | ~textured)
+        # Light smoke over light ground hardly brightens it, but it veils the ground's detail deeply
+        # while the pattern stays visible through it (a person or a grey coat in front replaces it).
+        see_through = _similarity(detail, bg_detail) >= cfg.smoke_min_see_through
+        thin = (drop >= cfg.smoke_min_veil) & see_through & (delta > -cfg.smoke_min_change)
+        smoke: np.ndarray = grey & (dense | thin)
+        changed = (np.abs(delta) >= cfg.smoke_min_change) | veiled
         state.changed = changed
         if cfg.background_rate > 0:  # follow the scene where it has not changed
-            follow = (~changed).astype(np.uint8)
-            cv2.accumulateWeighted(small * gain, bg, cfg.background_rate, mask=follow)
-            state.background_edges = _edge_energy(bg)
+            follow = ~changed
+            cv2.accumulateWeighted(small * gain, bg, cfg.background_rate, mask=follow.astype(np.uint8))
+            cv2.accumulateWeighted(fine * gain, bg_fine, cfg.background_rate, mask=_to_fine(follow).astype(np.uint8))
         return smoke
 
     def _regions(
@@ -402,11 +446,31 @@ def _overlap(a: Box, b: Box) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
-def _edge_energy(image: np.ndarray) -> np.ndarray:
-    """Local fine texture: the brightness's difference from its blur, averaged over 5×5.
+def _detail(fine: np.ndarray) -> np.ndarray:
+    """Fine detail of a luma image at `_FINE` size: its difference from its blur.
 
-    Only fine detail counts: smoke veils it, while the smoke's own soft billows do not add any.
+    Measured at twice the work size: at the work size the detail a thin veil removes is already
+    averaged away. Only fine detail counts: smoke veils it, while its own soft billows add none.
     """
-    gray = image @ np.asarray([0.299, 0.587, 0.114], np.float32)
-    detail = np.abs(gray - cv2.GaussianBlur(gray, (0, 0), 1.2))
-    return cv2.blur(detail, (5, 5))
+    return fine - cv2.GaussianBlur(fine, (0, 0), 1.2)
+
+
+def _texture(detail: np.ndarray) -> np.ndarray:
+    """How much fine detail there is round each work-size pixel (mean absolute detail over 5×5 fine pixels)."""
+    return cv2.resize(cv2.blur(np.abs(detail), (5, 5)), _WORK, interpolation=cv2.INTER_AREA)
+
+
+def _similarity(detail: np.ndarray, bg_detail: np.ndarray) -> np.ndarray:
+    """Normalised correlation of the detail with the background's over 5×5 fine pixels, at work size.
+
+    Near 1 where the same pattern is still seen, whatever its strength (through a veil); near 0
+    where something else is in front.
+    """
+    both = cv2.blur(detail * bg_detail, (5, 5))
+    power = cv2.blur(detail * detail, (5, 5)) * cv2.blur(bg_detail * bg_detail, (5, 5))
+    return cv2.resize(both / np.sqrt(np.maximum(power, 1e-6)), _WORK, interpolation=cv2.INTER_AREA)
+
+
+def _to_fine(mask: np.ndarray) -> np.ndarray:
+    """A work-size mask at `_FINE` size."""
+    return cv2.resize(mask.astype(np.uint8), _FINE, interpolation=cv2.INTER_NEAREST).astype(bool)
