@@ -193,7 +193,9 @@ async def test_a_cloud_outage_loses_nothing_and_the_backlog_goes_up_in_order(tmp
             assert row.blob_key not in uploaded and not await cloud.exists(row.blob_key)
         for key in uploaded:
             assert not await container.blobs.exists(key) and await cloud.exists(key), "the cloud copy remains"
-        assert len(await segments_of(container, customer.id, nvr.id)) == len(nvr_rows), "never in the cloud: kept"
+        # Never in the cloud, so all kept (a segment closed while the role stopped may have come in since).
+        kept = {r.blob_key for r in await segments_of(container, customer.id, nvr.id)}
+        assert {r.blob_key for r in nvr_rows} <= kept, "never in the cloud: kept"
     finally:
         await link.down()
         await container.close()
