@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from vms.adapters.audit.mongo import MongoAuditStore
 from vms.adapters.audit.sql import SqlAuditStore
 from vms.adapters.blobs.filesystem import FilesystemBlobStore
+from vms.adapters.blobs.tiered import TieredBlobStore
 from vms.adapters.bus.embedded import EmbeddedBus
 from vms.adapters.bus.kafka import KafkaBus
 from vms.adapters.cache.memory import MemoryCache, MemoryRateLimiter
@@ -108,6 +109,7 @@ def build_container(settings: Settings) -> Container:
     )
     bus = build_bus(settings)
     documents = build_documents(settings, sessions)
+    cloud_blobs = build_cloud_blobs(settings)
     relay = settings.outbox
     if settings.edge.cloud_url:  # an edge server: every process queues event changes for the cloud
         edge_staging.install(engine)
@@ -120,8 +122,8 @@ def build_container(settings: Settings) -> Container:
         audit_store=build_audit_store(settings, sessions),
         identity=identity,
         bus=bus,
-        blobs=build_blobs(settings),
-        cloud_blobs=build_cloud_blobs(settings),
+        blobs=tiered(build_blobs(settings), cloud_blobs),
+        cloud_blobs=cloud_blobs,
         config=ConfigCache(cache, ttl_s=settings.cache.default_ttl_s),
         documents=documents,
         outbox=OutboxRelay(
@@ -168,6 +170,11 @@ def build_blobs(settings: Settings) -> BlobStore:
             region=st.s3_region,
         )
     return FilesystemBlobStore(st.root)
+
+
+def tiered(local: BlobStore, cloud: BlobStore | None) -> BlobStore:
+    """With a cloud store, segments the edge buffer freed locally are read from the cloud (TieredBlobStore)."""
+    return TieredBlobStore(local, cloud) if cloud is not None else local
 
 
 def build_cloud_blobs(settings: Settings) -> BlobStore | None:

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from tests.conftest import engine_url
 from vms.adapters.blobs.filesystem import FilesystemBlobStore
 from vms.adapters.blobs.s3 import S3BlobStore
+from vms.adapters.blobs.tiered import TieredBlobStore
 from vms.kernel.errors import NotFound, ServiceUnavailable, ValidationFailed
 from vms.ports import BlobStore
 
@@ -48,14 +49,30 @@ async def drop_bucket(store: S3BlobStore) -> None:
     await asyncio.to_thread(drop)
 
 
-@pytest.fixture(params=["filesystem", "s3"])
+@pytest.fixture(params=["filesystem", "s3", "tiered"])
 async def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlobStore]:
     if request.param == "filesystem":
         yield FilesystemBlobStore(tmp_path / "blobs")
         return
     store = s3_store(f"vms-test-{uuid.uuid4().hex[:12]}")  # a bucket per test: no leftovers between tests
-    yield store
+    # tiered: the edge box with a cloud store behind its disk must behave as one store
+    yield TieredBlobStore(FilesystemBlobStore(tmp_path / "local"), store) if request.param == "tiered" else store
     await drop_bucket(store)
+
+
+async def test_a_tiered_store_reads_a_freed_local_copy_from_the_cloud_and_deletes_both(tmp_path: Path):
+    local, cloud = FilesystemBlobStore(tmp_path / "local"), FilesystemBlobStore(tmp_path / "cloud")
+    tiered = TieredBlobStore(local, cloud)
+    key, data = "t1/cam/main/2026/11/24/12/a.mp4", bytes(range(256)) * 10
+    await tiered.put(key, data)
+    assert await local.exists(key) and not await cloud.exists(key)  # writes are local; the uploader copies
+    await cloud.put(key, data)
+    await tiered.free_local(key)
+    assert not await local.exists(key) and await tiered.local_path(key) is None
+    assert await tiered.get(key) == data and await tiered.get_range(key, 10, 19) == data[10:20]
+    assert await tiered.size(key) == len(data) and await tiered.exists(key)
+    await tiered.delete(key)
+    assert not await cloud.exists(key) and not await tiered.exists(key)
 
 
 async def test_put_get_round_trips_binary_data(blobs: BlobStore):

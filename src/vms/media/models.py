@@ -41,6 +41,8 @@ class Segment(HasId, TenantOwned, CameraOwned, Base):
     # Why the recording mode keeps this segment beyond the rolling buffer ("continuous", "schedule+motion" ...);
     # None: buffer only (AI jobs, live HLS, pre-roll), deleted by retention once older than recording.buffer_minutes.
     kept_by: Mapped[str | None] = mapped_column(String(40))
+    # Set when the edge buffer freed the local copy: the bytes are then in the cloud store only (TieredBlobStore).
+    local_freed_at: Mapped[datetime | None]
 
 
 class HoldReason(StrEnum):

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from vms.cameras.hierarchy import camera_sites
 from vms.config.cache import ConfigCache
@@ -47,7 +47,14 @@ log = structlog.get_logger(__name__)
 DEFAULT_INTERVAL = timedelta(hours=1)  # how often the retention job is meant to run
 ORPHAN_GRACE = timedelta(hours=1)  # a blob this young may be a segment whose index row is not committed yet
 BATCH = 500  # rows per query and per DELETE ... IN (...)
-RETENTION_KEYS = ("retention.days", "retention.event_days", "recording.buffer_minutes", "recording.edge_buffer_hours")
+RETENTION_KEYS = (
+    "retention.days",
+    "retention.event_days",
+    "recording.buffer_minutes",
+    "recording.edge_buffer_hours",
+    "recording.cloud_upload",
+)
+CLOUD_ERRORS_PER_RUN = 3  # cloud errors in a row that end this run's edge-buffer pass (an outage: try next run)
 # <tenant>/<camera>/<stream>/<YYYY/MM/DD/HH>/<MMSSffffff>-<sequence>.mp4 (media.service.blob_key)
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 SEGMENT_KEY = re.compile(
@@ -63,6 +70,7 @@ class RetentionPolicy:
     event_days: int
     buffer_minutes: float = 15.0  # how long a segment the recording mode does not keep stays
     edge_buffer_hours: float = 72.0  # with a cloud store: how long the local copy of a segment the cloud has stays
+    cloud_upload: bool = True  # false (NVR-fed cameras): never copied to the cloud, so no edge-buffer check either
 
 
 PolicyForCamera = Callable[[uuid.UUID, uuid.UUID], Awaitable[RetentionPolicy]]  # (tenant_id, camera_id)
@@ -91,7 +99,7 @@ class RetentionReport:
     deleted_by_age: int = 0
     deleted_by_watermark: int = 0
     deleted_unkept: int = 0  # buffer-only segments past the rolling buffer
-    deleted_uploaded: int = 0  # local copies past the edge buffer whose cloud copy is whole
+    deleted_uploaded: int = 0  # local copies freed past the edge buffer (the cloud copy is whole; the row stays)
     bytes_freed: int = 0
     orphans_swept: int = 0
     protected: int = 0  # segments past retention kept because a hold covers them
@@ -120,6 +128,7 @@ def config_policy(*, uow: UnitOfWork, config_cache: ConfigCache) -> PolicyForCam
                 event_days=int(values["retention.event_days"].value),
                 buffer_minutes=float(values["recording.buffer_minutes"].value),
                 edge_buffer_hours=float(values["recording.edge_buffer_hours"].value),
+                cloud_upload=bool(values["recording.cloud_upload"].value),
             )
         return found[camera_id]
 
@@ -274,11 +283,15 @@ async def apply_retention(
     0. unkept: segments the recording mode did not keep, older than the camera's
        `recording.buffer_minutes`, unless held;
     1. by age: segments that ended more than the camera's `retention.days` ago, unless held;
-    1b. edge buffer, with a `cloud` store (media.upload): local copies that ended more than the camera's
-       `recording.edge_buffer_hours` ago, unless held, and only when the cloud store holds the whole
-       segment (asked of the cloud itself, segment by segment): what is not in the cloud yet stays;
+    1b. edge buffer, with a `cloud` store (media.upload) and `blobs` the TieredBlobStore over it:
+       local copies that ended more than the camera's `recording.edge_buffer_hours` ago are freed,
+       unless held, once the cloud holds the whole segment (asked of the cloud itself, once per
+       segment; a few errors in a row end the pass); the row stays and reads go to the cloud. What is
+       not in the cloud yet stays.
     2. by watermark `(high, low)` (shares of the disk, e.g. (0.90, 0.80)): when usage is above
-       `high`, the oldest unheld segments of any camera until usage is at or below `low`.
+       `high`, the oldest unheld segments of any camera still stored locally until usage is at or
+       below `low`;
+    Deleting a segment (0, 1, 2) removes its row and, through a tiered store, both copies.
     3. with `sweep`, `sweep_orphans` (it lists every blob, so run it less often than the rest).
     Owns its transactions (it is a job loop, not a request): rows are deleted and committed before
     their blobs are deleted. The run is recorded in `retention_runs`.
@@ -295,8 +308,8 @@ async def apply_retention(
         protection = _Protection(now=now, policy_for_camera=policy_for_camera, holds=holds)
         await _delete_unkept(uow, blobs, protection, report)
         await _delete_by_age(uow, blobs, protection, report)
-        if cloud is not None:
-            await _delete_uploaded(uow, blobs, cloud, protection, report)
+        if cloud is not None:  # before the watermark: freeing what the cloud holds spares deleting footage
+            await _free_uploaded(uow, blobs, cloud, protection, report)
         if watermark is not None:
             await _delete_by_watermark(uow, blobs, protection, watermark, disk_usage, report)
         if sweep:
@@ -362,28 +375,90 @@ async def _delete_by_age(uow: UnitOfWork, blobs: BlobStore, protection: _Protect
     )
 
 
-async def _delete_uploaded(
+async def _free_uploaded(
     uow: UnitOfWork, blobs: BlobStore, cloud: BlobStore, protection: _Protection, report: RetentionReport
 ) -> None:
-    """Edge buffering: local copies past the camera's `recording.edge_buffer_hours` that the cloud holds whole."""
+    """Edge buffering: free the local copies past the camera's `recording.edge_buffer_hours` that the cloud
+    holds whole. The rows stay (marked `local_freed_at`): `blobs` must be the TieredBlobStore that reads
+    such segments from the cloud. Each segment is asked of the cloud once, when its buffer time is up;
+    freed ones are not asked again, cameras that are not copied (NVR-fed) are not asked at all, and a few
+    cloud errors in a row end the pass until the next run."""
+    free_local = getattr(blobs, "free_local", None)
+    if free_local is None:  # a plain store could not read a freed segment back: keep every local copy
+        log.warning("retention.edge_buffer_needs_tiered_store")
+        return
+    errors = 0
+    cameras = (
+        await uow.session.execute(
+            select(Segment.tenant_id, Segment.camera_id).where(Segment.local_freed_at.is_(None)).distinct()
+        )
+    ).all()
+    for tenant_id, camera_id in cameras:
+        policy = protection.policies.get(camera_id)
+        if policy is None:
+            policy = protection.policies[camera_id] = await protection.policy_for_camera(tenant_id, camera_id)
+        if not policy.cloud_upload:
+            continue
+        before = protection.now - timedelta(hours=policy.edge_buffer_hours)
+        after: tuple[datetime, uuid.UUID] | None = None
+        while True:
+            stmt = (
+                select(Segment)
+                .where(
+                    Segment.camera_id == camera_id,
+                    Segment.tenant_id == tenant_id,
+                    Segment.ended_at <= before,
+                    Segment.local_freed_at.is_(None),
+                )
+                .order_by(Segment.started_at, Segment.id)
+                .limit(BATCH)
+            )
+            if after is not None:
+                stmt = stmt.where(
+                    (Segment.started_at > after[0]) | ((Segment.started_at == after[0]) & (Segment.id > after[1]))
+                )
+            batch = list((await uow.session.execute(stmt)).scalars())
+            if not batch:
+                break
+            after = (batch[-1].started_at, batch[-1].id)
+            uploaded: list[Segment] = []
+            for segment in batch:
+                if await protection.protects(segment):
+                    continue
+                try:
+                    whole = await cloud.size(segment.blob_key) == segment.bytes
+                    errors = 0
+                except NotFound:
+                    continue  # not copied yet (the queue is behind): kept, asked again next run
+                except Exception as exc:  # the cloud is away: keep the local copies, try at the next run
+                    errors += 1
+                    log.warning("retention.cloud_unreachable", key=segment.blob_key, error=str(exc))
+                    if errors >= CLOUD_ERRORS_PER_RUN:
+                        await _free(uow, free_local, uploaded, report)
+                        return
+                    continue
+                if whole:
+                    uploaded.append(segment)
+            await _free(uow, free_local, uploaded, report)
 
-    async def in_cloud(segment: Segment) -> bool:
-        try:
-            return await cloud.size(segment.blob_key) == segment.bytes
-        except NotFound:
-            return False
-        except Exception as exc:  # the cloud is down: keep the local copy, decide at the next run
-            log.warning("retention.cloud_unreachable", key=segment.blob_key, error=str(exc))
-            return False
 
-    report.deleted_uploaded += await _delete_per_camera(
-        uow,
-        blobs,
-        protection,
-        report,
-        cutoff=lambda policy: protection.now - timedelta(hours=policy.edge_buffer_hours),
-        only_if=in_cloud,
+async def _free(
+    uow: UnitOfWork, free_local: Callable[..., Awaitable[None]], segments: Sequence[Segment], report: RetentionReport
+) -> None:
+    """Mark the rows freed, committed; then remove the local copies (a crash in between leaves a local copy
+    that is still read first: harmless)."""
+    if not segments:
+        return
+    await uow.session.execute(
+        update(Segment)
+        .where(Segment.id.in_([s.id for s in segments]))
+        .values(local_freed_at=report.started_at)
+        .execution_options(synchronize_session=False)
     )
+    await uow.commit()
+    await free_local(*[s.blob_key for s in segments])
+    report.deleted_uploaded += len(segments)
+    report.bytes_freed += sum(s.bytes for s in segments)
 
 
 async def _delete_per_camera(
@@ -394,10 +469,9 @@ async def _delete_per_camera(
     *,
     cutoff: Callable[[RetentionPolicy], datetime],
     unkept_only: bool = False,
-    only_if: Callable[[Segment], Awaitable[bool]] | None = None,
 ) -> int:
     """Per camera, delete unprotected segments that ended before `cutoff(policy)` (only unkept ones with
-    `unkept_only`, only those `only_if` accepts when given); how many were deleted."""
+    `unkept_only`); how many were deleted."""
     deleted = 0
     cameras = (await uow.session.execute(select(Segment.tenant_id, Segment.camera_id).distinct())).all()
     for tenant_id, camera_id in cameras:
@@ -426,8 +500,8 @@ async def _delete_per_camera(
             doomed = []
             for segment in batch:
                 if await protection.protects(segment):
-                    report.protected += not unkept_only and only_if is None  # counted by the age pass only
-                elif only_if is None or await only_if(segment):
+                    report.protected += not unkept_only  # counted by the age pass only
+                else:
                     doomed.append(segment)
             deleted += await _delete(uow, blobs, doomed, report)
     return deleted
@@ -448,7 +522,9 @@ async def _delete_by_watermark(
         return
     after: tuple[datetime, uuid.UUID] | None = None
     while used > low * total:
-        stmt = select(Segment).order_by(Segment.started_at, Segment.id).limit(BATCH)
+        # Segments whose local copy the edge buffer freed take no local space: nothing to gain from them.
+        stmt = select(Segment).where(Segment.local_freed_at.is_(None)).order_by(Segment.started_at, Segment.id)
+        stmt = stmt.limit(BATCH)
         if after is not None:
             stmt = stmt.where(
                 (Segment.started_at > after[0]) | ((Segment.started_at == after[0]) & (Segment.id > after[1]))
