@@ -4,7 +4,9 @@ The windows are worked out here; the counting is the events domain's (`events.se
 so this module never reads the events table itself. Buckets start at `since` and step by the
 bucket size, so a console can ask for its own local clock hours (including time zones that are
 not a whole number of hours from UTC); without `since`, the window ends at `until` (default now)
-and is aligned to UTC hours or days.
+and is aligned to UTC hours or days. Day buckets are fixed 24 h steps from `since`: the API takes
+an offset, not a time zone, so across a DST change they stay 24 h long rather than following the
+local calendar day (docs/api.md says so).
 """
 
 from __future__ import annotations
@@ -64,7 +66,10 @@ def windows(
         count = max(1, -(-span * 3600 // int(size.total_seconds())))  # whole buckets covering the span
         if count > limit:
             raise ValidationFailed(f"At most {limit} {bucket} buckets: hours must be ≤ {_max_hours(bucket)}.")
-        last_start = _floor(end, bucket)
+        # The window is [.., end): the last bucket holds the last instant before `end`. Flooring `end`
+        # itself would start a bucket *at* `end` when `until` is on a boundary, and the loop below
+        # would drop it (one bucket short, or none at all for hours=1).
+        last_start = _floor(end - timedelta(microseconds=1), bucket)
         start = last_start - (count - 1) * size
     else:
         start = as_utc(since)
@@ -80,6 +85,8 @@ def windows(
     while start < end:
         out.append((start, min(start + size, end)))
         start += size
+    if not out:  # never expected after the checks above; a 422 rather than an IndexError (500) later
+        raise ValidationFailed("The window holds no bucket; check since, until and hours.")
     return out
 
 

@@ -134,3 +134,40 @@ def test_without_since_the_window_is_whole_utc_hours_ending_with_the_current_one
     assert bounds[-1] == (datetime(2026, 11, 24, 13, 0, tzinfo=UTC), now)  # the running hour, so far
     days = windows(bucket="day", since=None, until=None, hours=48, now=now)
     assert [start.day for start, _ in days] == [23, 24]
+
+
+def test_an_until_on_a_bucket_boundary_ends_the_last_bucket_there() -> None:
+    """`until` exactly on the hour (or midnight) must not lose the bucket that ends there."""
+    until = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    one = windows(bucket="hour", since=None, until=until, hours=1)
+    assert one == [(datetime(2026, 11, 24, 9, 0, tzinfo=UTC), until)]
+    day = windows(bucket="hour", since=None, until=until, hours=24)
+    assert len(day) == 24
+    assert day[0][0] == until - timedelta(hours=24)
+    assert all(end - start == timedelta(hours=1) for start, end in day)
+    midnight = datetime(2026, 11, 24, tzinfo=UTC)
+    week = windows(bucket="day", since=None, until=midnight, hours=None)
+    assert len(week) == 7
+    assert week[0][0] == midnight - timedelta(days=7)
+    assert week[-1] == (midnight - timedelta(days=1), midnight)
+
+
+def test_a_microsecond_past_the_boundary_opens_a_new_bucket() -> None:
+    until = datetime(2026, 11, 24, 10, 0, 0, 1, tzinfo=UTC)
+    bounds = windows(bucket="hour", since=None, until=until, hours=1)
+    assert bounds == [(datetime(2026, 11, 24, 10, 0, tzinfo=UTC), until)]
+
+
+async def test_the_last_hour_up_to_a_whole_hour_is_counted_not_a_500(
+    client: httpx.AsyncClient, container: Container, world: World, sites: Sites
+) -> None:
+    until = T0 + timedelta(hours=2)
+    await store(container, world.a.id, sites.north_cam, until - timedelta(minutes=1))  # in the last hour
+    await store(container, world.a.id, sites.north_cam, until)  # at until: excluded
+    params = {"hours": "1", "until": until.isoformat()}
+    r = await client.get(STATS, headers=world.admin.headers, params=params)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [b["count"] for b in body["buckets"]] == [1]
+    assert datetime.fromisoformat(body["since"]) == until - timedelta(hours=1)
+    assert datetime.fromisoformat(body["until"]) == until
