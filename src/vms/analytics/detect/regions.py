@@ -18,6 +18,7 @@ as `tiling.merge_tiles` does. The detector's `detect_whole` runs every crop as o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -32,6 +33,9 @@ FOREGROUND_LEVEL = 25.0  # grey-level difference that counts as foreground (abov
 MIN_FOREGROUND = 4  # foreground pixels (at 160×120) a tile needs: less is noise, not a person
 HEAD_ROOM = 0.2  # how far (frame fraction) the region reaches above the zones: a standing person's height
 PREVIOUS = 5  # frames between a detection frame and the one it is compared with for motion
+# Smallest region side (frame fraction): its n×n tiles still crop to tens of pixels at 640×480.
+MIN_REGION = 0.05
+MIN_CROP = 2  # pixels per side a tile's crop needs; less is skipped (the detector cannot take an empty image)
 
 
 class WholeFrameDetector(Protocol):
@@ -41,14 +45,28 @@ class WholeFrameDetector(Protocol):
 
 
 def region_of(zones: Sequence[Sequence[tuple[float, float]]], *, head_room: float = HEAD_ROOM) -> Tile:
-    """The bounding box of the zones raised by `head_room` (whole frame when there are no zones)."""
-    if not zones:
+    """The bounding box of the zones raised by `head_room`, inside the frame and at least `MIN_REGION`
+    on each side (whole frame when there are no zone points).
+
+    Zones are validated where they are configured (`zones.Polygon`), but a zone that is a line, a
+    dot or outside the frame must still give tiles that crop to real pixels, never an empty crop.
+    """
+    points = [(float(x), float(y)) for zone in zones for x, y in zone if math.isfinite(x) and math.isfinite(y)]
+    if not points:
         return WHOLE
-    xs = [p[0] for zone in zones for p in zone]
-    ys = [p[1] for zone in zones for p in zone]
-    x0, x1 = max(0.0, min(xs)), min(1.0, max(xs))
-    y0, y1 = max(0.0, min(ys) - head_room), min(1.0, max(ys))
-    return Tile(x0, y0, max(x1 - x0, 1e-3), max(y1 - y0, 1e-3))
+    xs = [min(1.0, max(0.0, x)) for x, _ in points]
+    ys = [min(1.0, max(0.0, y)) for _, y in points]
+    x0, x1 = _at_least(min(xs), max(xs))
+    y0, y1 = _at_least(max(0.0, min(ys) - head_room), max(ys))
+    return Tile(x0, y0, x1 - x0, y1 - y0)
+
+
+def _at_least(lo: float, hi: float) -> tuple[float, float]:
+    """[lo, hi] (within 0..1) widened about its middle to `MIN_REGION`, shifted to stay within 0..1."""
+    if hi - lo >= MIN_REGION:
+        return lo, hi
+    start = min(max(0.0, (lo + hi - MIN_REGION) / 2), 1.0 - MIN_REGION)
+    return start, start + MIN_REGION
 
 
 def region_grid(n: int, region: Tile = WHOLE, overlap: float = OVERLAP) -> list[Tile]:
@@ -107,10 +125,17 @@ def detect_in_tiles(
     chosen: list[list[Tile]] = []
     for frame, own in zip(frames, tiles, strict=True):
         height, width = frame.shape[:2]
-        chosen.append([WHOLE, *own])
-        for t in chosen[-1]:
-            x0, y0 = round(t.x * width), round(t.y * height)
-            crops.append(frame[y0 : y0 + round(t.h * height), x0 : x0 + round(t.w * width)])
+        chosen.append([WHOLE])
+        crops.append(frame)
+        for t in own:
+            # Clamp to the frame and skip slivers: an empty crop makes the detector raise for the job.
+            x0, y0 = max(0, round(t.x * width)), max(0, round(t.y * height))
+            x1, y1 = min(width, x0 + round(t.w * width)), min(height, y0 + round(t.h * height))
+            if x1 - x0 < MIN_CROP or y1 - y0 < MIN_CROP:
+                continue
+            # Boxes found in the crop map back through the crop actually taken.
+            chosen[-1].append(Tile(x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height))
+            crops.append(frame[y0:y1, x0:x1])
     found = detector.detect_whole(crops)
     out: list[list[Box]] = []
     start = 0

@@ -3,13 +3,50 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-Polygon = list[tuple[float, float]]
+MAX_POINTS = 64  # a hand-drawn zone; more is a mistake (or an attempt to make every check slow)
+# Smallest zone area as a share of the frame (1 % × 1 %, ≈ 19 × 11 px at 1080p): below it a zone is a
+# line or a dot, which holds no person's feet and made the intrusion tiles crop to nothing.
+MIN_AREA = 1e-4
+
+
+def area(points: list[tuple[float, float]]) -> float:
+    """Area of the polygon (shoelace formula), as a share of the frame."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return abs(sum(xs[i - 1] * ys[i] - xs[i] * ys[i - 1] for i in range(len(points)))) / 2
+
+
+def _checked(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    if len(points) < 3:
+        raise ValueError(f"a zone polygon needs at least 3 points, got {len(points)}")
+    if len(points) > MAX_POINTS:
+        raise ValueError(f"a zone polygon has at most {MAX_POINTS} points, got {len(points)}")
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):  # also refuses NaN and infinity
+            raise ValueError(f"zone point ({x}, {y}) is outside the frame: x and y are frame fractions 0..1")
+    if (size := area(points)) < MIN_AREA:
+        raise ValueError(
+            f"zone polygon encloses {size:.2g} of the frame, less than {MIN_AREA:g}: "
+            "its points lie on a line or too close together"
+        )
+    return points
+
+
+def _checked_or_whole(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    return points if not points else _checked(points)
+
+
+# A zone in frame fractions, refused (pydantic ValidationError naming the field, so 422 at an API)
+# unless it is a real area inside the frame.
+Polygon = Annotated[list[tuple[float, float]], AfterValidator(_checked)]
+# The same, where an empty list means the whole frame (crowd's single `zone`).
+PolygonOrWhole = Annotated[list[tuple[float, float]], AfterValidator(_checked_or_whole)]
 
 
 def inside(point: tuple[float, float], polygon: Polygon) -> bool:

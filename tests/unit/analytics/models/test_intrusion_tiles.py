@@ -10,7 +10,15 @@ import pytest
 
 from tests.scenes.intrusion import evaluate, footage
 from vms.analytics.detect import Box
-from vms.analytics.detect.regions import foreground, region_grid, region_of, worth_running
+from vms.analytics.detect.regions import (
+    MIN_CROP,
+    MIN_REGION,
+    detect_in_tiles,
+    foreground,
+    region_grid,
+    region_of,
+    worth_running,
+)
 from vms.analytics.detect.tiling import WHOLE, Tile, grid
 from vms.analytics.models.intrusion import Intrusion, IntrusionConfig
 
@@ -105,3 +113,46 @@ def test_foreground_marks_walkers_not_the_still_lawn() -> None:
     for x, y, bw, bh in truth:
         assert mask[int(y * h) : int((y + bh) * h) + 1, int(x * w) : int((x + bw) * w) + 1].any()
     assert mask[int(0.8 * h) :, : int(0.4 * w)].mean() < 0.01
+
+
+# A zone drawn as a line down the middle: refused by IntrusionConfig now, but a model must survive
+# one that slipped through (an older stored config, a config built without validation).
+LINE = [(0.5, 0.2), (0.5, 0.6), (0.5, 0.9)]
+
+
+def test_a_degenerate_zone_gives_a_region_of_real_size_inside_the_frame() -> None:
+    for zones in ([LINE], [[(0.5, 0.5)] * 3], [[(1.2, 1.3), (1.5, 1.3), (1.5, 1.6)]], [[(-0.4, -0.2), (-0.1, 0.1)]]):
+        region = region_of(zones)
+        assert region.w >= MIN_REGION and region.h >= MIN_REGION, zones
+        assert region.x >= 0.0 and region.x + region.w <= 1.0 + 1e-9, zones
+        assert region.y >= 0.0 and region.y + region.h <= 1.0 + 1e-9, zones
+    assert region_of([[]]) == WHOLE  # no points at all: the whole frame, not a ValueError
+    assert region_of([LINE]).x == pytest.approx(0.5 - MIN_REGION / 2)  # widened about the line
+
+
+def test_a_line_zone_that_slipped_through_still_runs_the_whole_frame_and_real_tiles() -> None:
+    frames, position = _clip(300)  # people walk across the middle column the line lies in
+    model = Intrusion(IntrusionConfig().model_copy(update={"zones": [LINE]}))  # skips validation
+    runs = _Counting(model)
+    (boxes,) = model.find_people(frames, [position], known=[Box(0.48, 0.3, 0.05, 0.12)])
+    assert runs.crops[0] == (480, 640)  # the whole frame ran
+    assert len(runs.crops) > 1  # and tiles over the widened line, for the known box at least
+    assert all(h >= MIN_CROP and w >= MIN_CROP for h, w in runs.crops)
+    assert boxes  # the whole-frame pass still finds the walkers
+
+
+def test_tiles_are_clamped_to_the_frame_and_slivers_are_skipped() -> None:
+    frame = np.zeros((480, 640, 3), np.uint8)
+    seen: list[tuple[int, int]] = []
+
+    class Recording:
+        def detect_whole(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[Box]]:
+            seen.extend(f.shape[:2] for f in frames)
+            return [[] for _ in frames]
+
+    sliver = Tile(0.5, 0.2, 0.0004, 0.4)  # 0.26 px wide at 640: crops to nothing
+    overhang = Tile(0.9, 0.9, 0.3, 0.3)  # reaches past the bottom-right corner
+    off = Tile(1.1, 0.0, 0.2, 0.2)  # wholly outside
+    out = detect_in_tiles(Recording(), [frame], [[sliver, overhang, off, Tile(0.0, 0.0, 0.5, 0.5)]])
+    assert out == [[]]
+    assert seen == [(480, 640), (48, 64), (240, 320)]  # the frame, the overhang clamped, the real tile

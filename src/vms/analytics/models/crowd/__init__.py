@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import Field
 
 from vms.analytics.detect.persons import PersonDetector, PersonDetectorOptions, Tiles
-from vms.analytics.detect.zones import Polygon, zone_of
+from vms.analytics.detect.zones import Polygon, PolygonOrWhole, zone_of
 from vms.analytics.plugin import AnalyticsModel, Detection, ModelConfig, continues, register
 from vms.kernel.ai_models import AiModel
 from vms.media.normalize import NormalizedClip
@@ -44,7 +44,7 @@ class CrowdConfig(ModelConfig, PersonDetectorOptions):
 
     type: Literal["crowd"] = "crowd"
     confidence_threshold: float = Field(0.4, ge=0.0, le=1.0, description="People scored below this are ignored.")
-    zone: Polygon = Field(
+    zone: PolygonOrWhole = Field(
         default_factory=list,
         max_length=64,
         description="Watched polygon (x, y in frame fractions 0..1). Empty means the whole frame.",
