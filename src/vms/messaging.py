@@ -11,6 +11,13 @@ Committing every message costs a write per message on the embedded bus (and a ro
 Kafka). A consumer whose handler is cheap can commit in batches instead (`commit_interval_s`):
 each partition's finished prefix is committed on a timer. Delivery stays at-least-once — after a
 crash the uncommitted tail is delivered again, and the dedupe cache skips what was done.
+
+A message is never abandoned while the process lives. Once its handler succeeded it is committed
+even if marking it handled in the dedupe cache fails (a cache blip): a later redelivery is handled
+again, which idempotent handlers allow. A message that neither finished nor became a dead letter
+(the dead-letter publish failed, the dedupe cache could not be read) is tried again with a capped
+backoff (`redo_delay`) instead: left unfinished, it would hold its partition's commits (and every
+later offset, in the tracker's memory) until a restart.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from vms.ports import Bus, BusMessage, Cache
 
 log = structlog.get_logger(__name__)
 Handler = Callable[[BusMessage], Awaitable[None]]
+REDO_MAX_S = 30.0  # the longest pause between two tries of a message that did not finish
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +46,26 @@ class RetryPolicy:
     backoff_s: float = 0.2  # doubles per attempt
 
 
+def redo_delay(retry: RetryPolicy, redone: int) -> float:
+    """The pause before trying again a message that neither finished nor was dead-lettered
+    (`redone` times so far): the policy's backoff, doubling, at most `REDO_MAX_S`."""
+    return min(REDO_MAX_S, retry.backoff_s * 2 ** min(redone, 32))
+
+
 async def run_consumer(
     bus: Bus,
     topics: Sequence[str],
     *,
     group: str,
     handler: Handler,
-    seen: Cache,
+    seen: Cache | None,
     retry: RetryPolicy = RetryPolicy(),
     dedupe_ttl_s: float = 86_400,
     commit_interval_s: float = 0.0,
 ) -> None:
     """Consume until cancelled: dedupe, handle with retries, dead-letter, commit (each message, or
-    in batches every `commit_interval_s`).
+    in batches every `commit_interval_s`). `seen=None` skips the dedupe, for a handler that is
+    idempotent by itself (it saves a cache read and write per message).
 
     >>> await run_consumer(bus, ["detections"], group="events", handler=on_detection, seen=cache)
     """
@@ -58,7 +73,7 @@ async def run_consumer(
     if commit_interval_s <= 0:
         async with contextlib.aclosing(tracker.track(bus.consume(topics, group=group))) as stream:
             async for message in stream:
-                await handle_one(
+                await _until_done(
                     message, bus=bus, group=group, handler=handler, seen=seen, retry=retry, dedupe_ttl_s=dedupe_ttl_s
                 )
         return
@@ -66,7 +81,7 @@ async def run_consumer(
     stream = tracker.track(bus.consume(topics, group=group))
     try:
         async for message in stream:
-            await handle_one(
+            await _until_done(
                 message,
                 bus=bus,
                 group=group,
@@ -82,6 +97,47 @@ async def run_consumer(
         await asyncio.gather(committer, return_exceptions=True)
         await _commit_finished(tracker)  # while the stream is open: what was done need not be redone
         await stream.aclose()
+
+
+async def _until_done(
+    message: BusMessage,
+    *,
+    bus: Bus,
+    group: str,
+    handler: Handler,
+    seen: Cache | None,
+    retry: RetryPolicy,
+    dedupe_ttl_s: float,
+    commit: bool = True,
+) -> None:
+    """`handle_one`, tried again with a capped backoff until it returns: this consumer is sequential,
+    so the partition waits in order (a bus outage stops it anyway) instead of skipping the message."""
+    redone = 0
+    while True:
+        try:
+            await handle_one(
+                message,
+                bus=bus,
+                group=group,
+                handler=handler,
+                seen=seen,
+                retry=retry,
+                dedupe_ttl_s=dedupe_ttl_s,
+                commit=commit,
+            )
+            return
+        except Exception as exc:
+            delay = redo_delay(retry, redone)
+            log.error(
+                "message neither done nor dead-lettered; tried again",
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                retry_in_s=delay,
+                error=str(exc),
+            )
+            redone += 1
+            await asyncio.sleep(delay)
 
 
 async def _commit_every(interval_s: float, tracker: OffsetTracker) -> None:
@@ -103,14 +159,14 @@ async def handle_one(
     bus: Bus,
     group: str,
     handler: Handler,
-    seen: Cache,
+    seen: Cache | None,
     retry: RetryPolicy,
     dedupe_ttl_s: float,
     commit: bool = True,
 ) -> None:
     """Handle one message with the guarantees above, then commit it (unless the caller batches commits)."""
     seen_key = f"bus:handled:{group}:{message.message_id}"
-    if await seen.get(seen_key) is not None:
+    if seen is not None and await seen.get(seen_key) is not None:
         if commit:
             await message.commit()  # a redelivery of something already done
         return
@@ -138,7 +194,12 @@ async def handle_one(
             },
         )
         log.error("message dead-lettered", topic=message.topic, offset=message.offset, group=group)
-    else:
-        await seen.set(seen_key, b"1", ttl_s=dedupe_ttl_s)
+    elif seen is not None:
+        try:
+            await seen.set(seen_key, b"1", ttl_s=dedupe_ttl_s)
+        except Exception as exc:  # the work is done: commit anyway; a redelivery (rare) is handled again
+            log.warning(
+                "message handled but not marked seen", topic=message.topic, offset=message.offset, error=str(exc)
+            )
     if commit:
         await message.commit()

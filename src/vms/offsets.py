@@ -19,8 +19,11 @@ still running. The rest waits until that one finishes.
   from the committed offset) starts afresh: messages delivered before that are not committed
   through this tracker any more; the bus delivers them again and the consumer's dedupe (message
   id) skips what was already done.
-- A message that never finishes holds its partition's commits where they are: the group's lag
-  shows it, and a restart delivers it (and what came after it) again.
+- A message that never finishes holds its partition's commits where they are, and every later
+  offset of the partition waits behind it (in memory here): the group's lag shows it, a restart
+  delivers it (and what came after it) again, and consumers therefore retry a message that failed
+  to finish rather than abandon it (messaging.py, the worker). `waiting` counts what waits, and
+  the tracker logs a warning each time a partition's waiting offsets grow by `warn_waiting`.
 """
 
 from __future__ import annotations
@@ -32,9 +35,14 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from functools import partial
 
+import structlog
+
 from vms.ports import BusMessage
 
+log = structlog.get_logger(__name__)
 Commit = Callable[[], Awaitable[None]]
+# Far more than a consumer keeps running at once: a partition with this many offsets waiting is stalled.
+WARN_WAITING = 1_000
 
 
 class PartitionOffsets:
@@ -54,6 +62,11 @@ class PartitionOffsets:
     def waiting(self) -> int:
         """How many delivered offsets are not yet committable (running, or finished behind one running)."""
         return len(self._waiting)
+
+    @property
+    def oldest(self) -> int | None:
+        """The first offset not yet committable (the one holding the partition up), None when none."""
+        return self._waiting[0] if self._waiting else None
 
     @property
     def committable(self) -> int | None:
@@ -100,8 +113,14 @@ class OffsetTracker:
     ...     start(message)  # message.commit() commits its partition up to the first unfinished message
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, warn_waiting: int = WARN_WAITING) -> None:
         self._partitions: dict[tuple[str, int], PartitionOffsets] = {}
+        self.warn_waiting = warn_waiting
+
+    @property
+    def waiting(self) -> int:
+        """Offsets delivered and not yet committable, over every partition (a stall shows here)."""
+        return sum(offsets.waiting for offsets in self._partitions.values())
 
     async def track(self, stream: AsyncGenerator[BusMessage, None]) -> AsyncGenerator[BusMessage, None]:
         """The stream's messages, each with a `commit()` that commits in order; closing this closes the stream."""
@@ -119,6 +138,14 @@ class OffsetTracker:
             offsets = PartitionOffsets(committed=offsets.committed if offsets is not None else -1)
             self._partitions[key] = offsets
         offsets.deliver(message.offset, message.commit)
+        if offsets.waiting % self.warn_waiting == 0:  # once per `warn_waiting` more, not on every delivery
+            log.warning(
+                "partition commits stalled behind an unfinished message",
+                topic=message.topic,
+                partition=message.partition,
+                oldest=offsets.oldest,
+                waiting=offsets.waiting,
+            )
         return dataclasses.replace(message, commit=partial(self._finish_and_flush, offsets, message.offset))
 
     def finish(self, message: BusMessage) -> None:

@@ -4,10 +4,18 @@ so a message still running when the process dies is delivered again (at-least-on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
+from pathlib import Path
+from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
+from vms.adapters.bus.embedded import EmbeddedBus
+from vms.adapters.cache.memory import MemoryCache
+from vms.kernel.errors import ServiceUnavailable
+from vms.kernel.topics import DEAD_LETTER
+from vms.messaging import RetryPolicy, run_consumer
 from vms.offsets import OffsetTracker, PartitionOffsets
 from vms.ports import BusMessage
 
@@ -217,3 +225,106 @@ async def test_tracking_a_stream_closes_the_stream_when_closed():
     await tracked.aclose()
     assert closed.is_set()  # the bus leaves the group at once, not when the generator is collected
     assert log.positions() == [1]
+
+
+async def test_a_stall_is_counted_and_logged_each_time_the_waiting_offsets_grow_by_the_bound():
+    tracker, log = OffsetTracker(warn_waiting=3), FakePartitionLog()
+    with capture_logs() as logs:
+        first, *later = deliver(tracker, log, *range(7))
+        for message in later:
+            await message.commit()
+    assert tracker.waiting == 7  # six finished, all behind the first
+    stalls = [e for e in logs if e["event"].startswith("partition commits stalled")]
+    assert [(e["oldest"], e["waiting"]) for e in stalls] == [(0, 3), (0, 6)]
+    await first.commit()
+    assert tracker.waiting == 0 and log.positions() == [7]
+
+
+# What `run_consumer` does with a message that did not finish: the commit rule end to end.
+QUICK = RetryPolicy(max_attempts=2, backoff_s=0.01)
+
+
+class ForgetfulCache(MemoryCache):
+    """The in-process cache, except that the next `failures` writes raise, as a Redis blip would."""
+
+    def __init__(self, *, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def set(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ServiceUnavailable("The cache is unreachable.")
+        await super().set(key, value, ttl_s=ttl_s)
+
+
+class DeadLettersLost:
+    """The embedded bus, except that the next `failures` dead-letter publishes raise (the bus away)."""
+
+    def __init__(self, bus: EmbeddedBus, *, failures: int) -> None:
+        self.bus, self.failures = bus, failures
+
+    async def publish(self, topic: str, *, key: str, value: bytes, headers: Mapping[str, str] | None = None) -> None:
+        if topic == DEAD_LETTER and self.failures:
+            self.failures -= 1
+            raise ServiceUnavailable("The bus is unreachable.")
+        await self.bus.publish(topic, key=key, value=value, headers=headers)
+
+    def __getattr__(self, name: str) -> Any:  # consume, lag …
+        return getattr(self.bus, name)
+
+
+async def consume_until_committed(bus: Any, *, handler: Any, seen: MemoryCache, commit_interval_s: float) -> None:
+    consumer = asyncio.create_task(
+        run_consumer(
+            bus, ["jobs"], group="g", handler=handler, seen=seen, retry=QUICK, commit_interval_s=commit_interval_s
+        )
+    )
+    try:
+        for _ in range(100):
+            if await bus.lag("g", ["jobs"]) == {"jobs": 0}:
+                return
+            assert not consumer.done(), consumer  # it must not give up on the message
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"not committed: lag {await bus.lag('g', ['jobs'])}")
+    finally:
+        consumer.cancel()
+        await asyncio.gather(consumer, return_exceptions=True)
+
+
+@pytest.fixture
+async def bus(tmp_path: Path):
+    bus = EmbeddedBus(tmp_path / "bus.db")
+    await bus.ensure_topics({"jobs": 1, DEAD_LETTER: 1})
+    for n in range(3):
+        await bus.publish("jobs", key="cam", value=str(n).encode())
+    yield bus
+    await bus.close()
+
+
+@pytest.mark.parametrize("commit_interval_s", [0.0, 0.05])
+async def test_a_message_handled_but_not_marked_seen_is_committed_and_so_are_later_ones(bus, commit_interval_s):
+    handled: list[bytes] = []
+
+    async def handler(message: BusMessage) -> None:
+        handled.append(message.value)
+
+    seen = ForgetfulCache(failures=1)
+    await consume_until_committed(bus, handler=handler, seen=seen, commit_interval_s=commit_interval_s)
+    assert seen.failures == 0
+    assert handled == [b"0", b"1", b"2"]
+
+
+@pytest.mark.parametrize("commit_interval_s", [0.0, 0.05])
+async def test_a_message_neither_handled_nor_dead_lettered_is_tried_again_until_the_bus_returns(bus, commit_interval_s):
+    flaky = DeadLettersLost(bus, failures=1)
+    tries: list[bytes] = []
+
+    async def handler(message: BusMessage) -> None:
+        tries.append(message.value)
+        if message.value == b"0" and len(tries) <= QUICK.max_attempts:  # fails its first round of tries
+            raise ServiceUnavailable("The blob store is unreachable.")
+
+    await consume_until_committed(flaky, handler=handler, seen=MemoryCache(), commit_interval_s=commit_interval_s)
+    assert flaky.failures == 0
+    assert tries == [b"0"] * (QUICK.max_attempts + 1) + [b"1", b"2"]  # tried again, done, then the rest

@@ -19,9 +19,11 @@ Per model it measures job latency (published → detections out), throughput and
 Faults (docs/pipeline.md): each job goes through `messaging.handle_one`, the bus's one retry and
 dead-letter path, so a job whose video cannot be fetched (blob store away, blob missing) or whose
 detections cannot be published is tried again with backoff and then dead-lettered. A job that can
-never succeed (unreadable, or a segment that decodes to garbage) is dead-lettered at once. Each
-detection carries a message id derived from job, model and index, so one published again by a
-retry or a redelivery is dropped by consumers' dedupe.
+never succeed (unreadable, or a segment that decodes to garbage) is dead-lettered at once. A job
+that is neither done nor dead-lettered (the bus away) goes back on the queue after a capped backoff:
+abandoned, it would hold its partition's commits until a restart. Each detection carries a message
+id derived from job, model and index, so one published again by a retry or a redelivery is dropped
+by consumers' dedupe.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from vms.kernel.ai_models import AiModel
 from vms.kernel.errors import CorruptVideo, ValidationFailed
 from vms.kernel.topics import DEAD_LETTER, DETECTIONS, VIDEO_JOBS
 from vms.media.normalize import NormalizedClip, NormalizeSpec, normalize
-from vms.messaging import RetryPolicy, handle_one
+from vms.messaging import RetryPolicy, handle_one, redo_delay
 from vms.offsets import OffsetTracker
 from vms.ports import BlobStore, Bus, BusMessage, Cache
 from vms.settings import InferenceSettings
@@ -85,6 +87,7 @@ class _Queued:
     seq: int
     received: float = field(compare=False)
     message: BusMessage = field(compare=False)
+    redone: int = field(default=0, compare=False)  # times it neither finished nor was dead-lettered
 
 
 class Worker:
@@ -143,6 +146,8 @@ class Worker:
         self._slots = max(1, decode_threads)
         self._non_critical_slots = max(1, self._slots - 1)
         self._in_flight: dict[asyncio.Task[None], int] = {}
+        self._waiting_retry: set[asyncio.Task[None]] = set()  # jobs to be queued again after a pause
+        self._trackers: dict[str, OffsetTracker] = {}  # per topic, of the running feed
         self._changed = asyncio.Event()
         self._seq = itertools.count()
 
@@ -160,27 +165,44 @@ class Worker:
                 self._in_flight[task] = item.rank
                 task.add_done_callback(self._finished)
         finally:
-            for task in (*feeders, *self._in_flight):
+            others = (*feeders, *self._in_flight, *self._waiting_retry)  # jobs not done are delivered again
+            for task in others:
                 task.cancel()
-            await asyncio.gather(*feeders, *self._in_flight, return_exceptions=True)
+            await asyncio.gather(*others, return_exceptions=True)
             for pool in (*self._pools.values(), self._decoder):
                 pool.shutdown(wait=False, cancel_futures=True)
 
     async def _run_one(self, item: _Queued) -> None:
+        again = False
         try:
             await self._process(item.message)
-        except Exception as exc:  # even dead-lettering failed (bus away): leave the job uncommitted
-            # Its partition's commits stop here until a restart delivers it (and what followed) again.
-            message = item.message
+        except Exception as exc:  # neither done nor dead-lettered (the bus away): try it again later
+            # Left uncommitted, it would hold its partition's commits (and every later offset of it,
+            # in the tracker) until a restart. It keeps its room in the queue meanwhile, so a long
+            # outage stops the fetching of new jobs rather than piling them up behind it.
+            message, delay = item.message, redo_delay(self.retry, item.redone)
             log.exception(
-                "job neither done nor dead-lettered; left uncommitted",
+                "job neither done nor dead-lettered; tried again",
                 topic=message.topic,
                 partition=message.partition,
                 offset=message.offset,
+                retry_in_s=delay,
                 error=str(exc),
             )
+            item.redone += 1
+            again = True
+            task = asyncio.create_task(self._requeue(item, delay))
+            self._waiting_retry.add(task)
+            task.add_done_callback(self._waiting_retry.discard)
         finally:
-            self._space[item.message.topic].release()
+            if not again:
+                self._space[item.message.topic].release()
+            self._count_waiting(item.message.topic)
+
+    async def _requeue(self, item: _Queued, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        self._queue.append(item)  # its first arrival time stands: the starvation guard counts it
+        self._changed.set()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(task, None)
@@ -189,12 +211,19 @@ class Worker:
     async def _feed(self, topic: str) -> None:
         # Jobs of one partition run side by side and may finish in any order: the tracker commits a
         # partition only through its finished prefix, so a crash never loses a job still running.
-        tracker = OffsetTracker()
+        tracker = self._trackers[topic] = OffsetTracker()
         async with contextlib.aclosing(tracker.track(self.bus.consume([topic], group=self.group))) as stream:
             async for message in stream:
                 await self._space[topic].acquire()  # backpressure: stop fetching while this queue is full
                 self._queue.append(_Queued(RANK[topic], next(self._seq), time.monotonic(), message))
                 self._changed.set()
+                self._count_waiting(topic)
+
+    def _count_waiting(self, topic: str) -> None:
+        """Publish how many offsets of `topic` wait to be committed: a job that never finishes shows here."""
+        tracker = self._trackers.get(topic)
+        if self.metrics is not None and tracker is not None:
+            self.metrics.offsets_waiting.labels(self.group, topic).set(tracker.waiting)
 
     def _pick(self) -> _Queued | None:
         """The next job to start, or None when no slot may take any queued job."""

@@ -76,6 +76,13 @@ class Metrics:
             ["group", "topic"],
             registry=r,
         )
+        self.offsets_waiting = Gauge(
+            "vms_bus_offsets_waiting",
+            "Offsets delivered to a worker and not yet committable, per group and topic: it grows while "
+            "a job stays unfinished (the partition's commits wait behind it).",
+            ["group", "topic"],
+            registry=r,
+        )
         self.incidents_open = Gauge(
             "vms_incidents_open",
             "Incidents not yet resolved, by type and severity (kept by the watchdog that holds the lease).",

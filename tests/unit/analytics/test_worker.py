@@ -365,3 +365,70 @@ async def test_a_publish_that_keeps_failing_dead_letters_the_job_and_the_worker_
     assert parked.headers["dead-letter-error"] == "ServiceUnavailable: The bus did not acknowledge the message."
     assert [d["segmentSequence"] for d in await detections(bus, 1)] == [refs[1].sequence]
     assert await bus.lag(worker.group, ["video-jobs-standard"]) == {"video-jobs-standard": 0}
+
+
+class ForgetfulCache(MemoryCache):
+    """The in-process cache, except that the next `failures` writes raise, as a Redis blip would."""
+
+    def __init__(self, *, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def set(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ServiceUnavailable("The cache is unreachable.")
+        await super().set(key, value, ttl_s=ttl_s)
+
+
+async def test_a_job_done_but_not_marked_seen_is_still_committed_and_so_are_later_ones(plant):
+    bus, blobs, refs = plant
+    order: list[tuple[AiModel, int]] = []
+    seen = ForgetfulCache(failures=1)  # the first job's "handled" mark is lost
+    worker = Worker(
+        seen=seen, bus=bus, blobs=blobs, models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)}, decode_threads=1
+    )
+    await publish_jobs(bus, jobs(refs[0], [AiModel.MOTION]))
+    await publish_jobs(bus, jobs(refs[1], [AiModel.MOTION]))  # same camera: the same partition
+    await run_until(worker, lambda: worker.completed == 2)
+    assert seen.failures == 0
+    assert order == [(AiModel.MOTION, refs[0].sequence), (AiModel.MOTION, refs[1].sequence)]  # each analysed once
+    assert await bus.lag(worker.group, ["video-jobs-standard"]) == {"video-jobs-standard": 0}
+
+
+class BusAway(FlakyDetections):
+    """Detections fail `failures` times (the job's every try), then the dead-letter publish fails
+    `dead_letters_lost` times too: the bus is away, then comes back."""
+
+    def __init__(self, bus: EmbeddedBus, *, failures: int, dead_letters_lost: int) -> None:
+        super().__init__(bus, failures=failures, lands=False)
+        self.dead_letters_lost = dead_letters_lost
+
+    async def publish(self, topic: str, *, key: str, value: bytes, headers: Mapping[str, str] | None = None) -> None:
+        if topic == DEAD_LETTER and self.dead_letters_lost:
+            self.dead_letters_lost -= 1
+            raise ServiceUnavailable("The bus is unreachable.")
+        await super().publish(topic, key=key, value=value, headers=headers)
+
+
+async def test_a_job_neither_done_nor_dead_lettered_is_tried_again_and_committed_when_the_bus_returns(plant):
+    bus, blobs, refs = plant
+    away = BusAway(bus, failures=QUICK.max_attempts, dead_letters_lost=1)
+    order: list[tuple[AiModel, int]] = []
+    worker = Worker(
+        seen=MemoryCache(),
+        bus=away,  # type: ignore[arg-type]
+        blobs=blobs,
+        models={AiModel.MOTION: BrightSpot(AiModel.MOTION, order)},
+        retry=QUICK,
+        decode_threads=1,
+    )
+    await publish_jobs(bus, jobs(refs[0], [AiModel.MOTION]))
+    await publish_jobs(bus, jobs(refs[1], [AiModel.MOTION]))  # waits behind the first in the partition
+    await run_until(worker, lambda: worker.completed == 2)
+    assert away.failures == 0 and away.dead_letters_lost == 0  # the outage did happen
+    assert order.count((AiModel.MOTION, refs[0].sequence)) == QUICK.max_attempts + 1  # tried again, then done
+    assert sorted(d["segmentSequence"] for d in await detections(bus, 2)) == [refs[0].sequence, refs[1].sequence]
+    with pytest.raises(TimeoutError):  # nothing was dead-lettered: the job succeeded when tried again
+        await messages(bus, DEAD_LETTER, 1, wait_s=0.5)
+    assert await bus.lag(worker.group, ["video-jobs-standard"]) == {"video-jobs-standard": 0}
