@@ -6,7 +6,10 @@ At 6,000 cameras the row cannot follow the stream packet by packet. So:
   error (credentials removed), one writer per camera that always writes the latest state: a camera
   flapping faster than the database answers costs one write per round trip, not one per flap;
   `connecting` is not written (every reconnect attempt would cost two writes and two audit records,
-  and the row's last known state is the better answer while the camera is retried);
+  and the row's last known state is the better answer while the camera is retried); a write that
+  fails (a database failover) is tried again by that camera's writer with a backoff capped at
+  `retry_max_s`, unless a newer change arrived meanwhile (that one is written instead): a camera
+  that went offline during the failover must not stay "online" on its row;
 - the last frame time and the stream's measured figures (reconnects, bitrate, fps, keyframe interval)
   are noted in memory when a segment closes and written for all cameras in one statement every
   `flush_s` (the time also with each status change), so the row is at most that stale.
@@ -71,9 +74,18 @@ class CameraHealthWriter:
     >>> writer.frame(camera_id, info.ended_at, ingest.health)  # from each closed segment
     """
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory, *, flush_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        *,
+        flush_s: float = 60.0,
+        retry_s: float = 1.0,
+        retry_max_s: float = 30.0,
+    ) -> None:
         self.unit_of_work = unit_of_work
         self.flush_s = flush_s
+        self.retry_s, self.retry_max_s = retry_s, retry_max_s  # a failed status write: backoff, doubling, capped
+        self._closing = asyncio.Event()  # set by close(): writers stop waiting and give up after one more try
         self._pending: dict[uuid.UUID, StatusChange] = {}
         self._writers: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._frames: dict[uuid.UUID, datetime] = {}
@@ -124,18 +136,32 @@ class CameraHealthWriter:
                     self._frames[camera_id] = at
 
     async def close(self) -> None:
-        """Let pending status writes finish, then flush the frame times."""
+        """Let pending status writes finish (one more try each if they were failing), then flush the frame times."""
+        self._closing.set()
         await asyncio.gather(*self._writers.values(), return_exceptions=True)
         await self.flush_frames()
+        self._closing.clear()  # the writer may be used again (a test, a restarted ingest)
 
     async def _write(self, camera_id: uuid.UUID) -> None:
+        failures = 0
         try:
             while (change := self._pending.pop(camera_id, None)) is not None:
-                await self._save(camera_id, change)
+                if await self._save(camera_id, change):
+                    failures = 0
+                    continue
+                if self._closing.is_set():  # shutting down with the database away: the next start reports anew
+                    log.error("camera status not saved; given up at shutdown", camera_id=str(camera_id))
+                    return
+                self._pending.setdefault(camera_id, change)  # kept, unless a newer change arrived meanwhile
+                delay = min(self.retry_max_s, self.retry_s * 2 ** min(failures, 32))
+                failures += 1
+                with contextlib.suppress(TimeoutError):  # a pause off the ingest path; close() cuts it short
+                    await asyncio.wait_for(self._closing.wait(), delay)
         finally:
             self._writers.pop(camera_id, None)
 
-    async def _save(self, camera_id: uuid.UUID, change: StatusChange) -> None:
+    async def _save(self, camera_id: uuid.UUID, change: StatusChange) -> bool:
+        """Write one change; False (logged) when the database did not take it."""
         noted = self._frames.get(camera_id)
         last_frame = max((t for t in (noted, change.last_frame_at) if t is not None), default=None)
         try:
@@ -153,8 +179,10 @@ class CameraHealthWriter:
             self.writes += 1
             if noted is not None and self._frames.get(camera_id) == noted:
                 del self._frames[camera_id]  # written with the status: no need to write it again at the flush
-        except Exception as exc:  # a database outage must not end the writer; the next change is written
+            return True
+        except Exception as exc:  # a database outage must not end the writer: the change is tried again
             log.warning("camera status not saved", camera_id=str(camera_id), status=change.status, error=str(exc))
+            return False
 
 
 def stream_stats(health: StreamHealth) -> StreamStats:

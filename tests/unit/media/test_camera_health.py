@@ -118,3 +118,70 @@ async def test_the_writer_flushes_on_its_own_schedule(container):
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert as_utc((await row(container, customer.id, cam.id)).last_frame_at) == at
+
+
+def failing(container, failures: int, before_raising=lambda: None):
+    """The container's unit of work, except that the first `failures` opened raise (a database failover)."""
+    calls = {"n": 0}
+
+    def unit_of_work(scope, actor):
+        calls["n"] += 1
+        if calls["n"] <= failures:
+            before_raising()
+            raise OSError("database failover")
+        return container.unit_of_work(scope, actor)
+
+    return unit_of_work, calls
+
+
+async def until_written(writer: CameraHealthWriter, writes: int) -> None:
+    for _ in range(200):
+        if writer.writes >= writes:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{writer.writes} status writes, wanted {writes}")
+
+
+async def test_a_failed_status_write_is_tried_again_until_the_row_has_it(container):
+    customer = await factories.customer(container)
+    cam = await factories.camera(container, tenant_id=customer.id)
+    unit_of_work, calls = failing(container, failures=2)
+    writer = CameraHealthWriter(unit_of_work, flush_s=3600, retry_s=0.01)
+    offline = StreamHealth(status=StreamStatus.OFFLINE, fault=StreamFault.UNREACHABLE, last_error="no route to host")
+    writer.status(customer.id, cam.id, offline)
+    await until_written(writer, 1)
+    assert calls["n"] == 3  # two failures, then written
+    read = await row(container, customer.id, cam.id)
+    assert (read.status, read.fault, read.last_error) == ("offline", "unreachable", "no route to host")
+    await writer.close()
+
+
+async def test_a_change_newer_than_the_failed_write_is_the_one_written(container):
+    customer = await factories.customer(container)
+    cam = await factories.camera(container, tenant_id=customer.id)
+    writer: CameraHealthWriter
+
+    def camera_back_online() -> None:  # while the first write fails, the camera reconnects
+        writer.status(customer.id, cam.id, StreamHealth(status=StreamStatus.ONLINE))
+
+    unit_of_work, _calls = failing(container, failures=1, before_raising=camera_back_online)
+    writer = CameraHealthWriter(unit_of_work, flush_s=3600, retry_s=0.01)
+    writer.status(customer.id, cam.id, StreamHealth(status=StreamStatus.OFFLINE, fault=StreamFault.UNREACHABLE))
+    await until_written(writer, 1)
+    await writer.close()
+    assert writer.writes == 1  # the stale "offline" was not written after the newer "online"
+    assert (await row(container, customer.id, cam.id)).status == "online"
+
+
+async def test_closing_with_the_database_away_does_not_wait_out_the_backoff(container):
+    customer = await factories.customer(container)
+    cam = await factories.camera(container, tenant_id=customer.id)
+    unit_of_work, calls = failing(container, failures=1_000)
+    writer = CameraHealthWriter(unit_of_work, flush_s=3600, retry_s=60)
+    writer.status(customer.id, cam.id, StreamHealth(status=StreamStatus.OFFLINE, fault=StreamFault.UNREACHABLE))
+    for _ in range(100):
+        if calls["n"]:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(writer.close(), 5)  # one more try, then given up: shutdown is not held for 60 s
+    assert calls["n"] == 2 and writer.writes == 0 and not writer._writers
