@@ -2,10 +2,15 @@
 
 Every watchdog process follows the topic in a consumer group of its own (each must hear every beat
 to take over when the evaluating one dies), keeping per role and process the first and newest beat.
+A new group reads the topic's whole retention (days of beats) on each start, so following is kept
+cheap: beats are idempotent (the newest per process wins), so there is no dedupe-cache write per
+beat; commits go in batches; and a beat older than `forget_after_s` (one the next evaluation would
+forget anyway) is skipped by its bus timestamp, without parsing it.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,12 +19,13 @@ from pydantic import ValidationError
 
 from vms.kernel.topics import HEARTBEATS
 from vms.messaging import run_consumer
-from vms.ports import Bus, BusMessage, Cache
+from vms.ports import Bus, BusMessage
 from vms.stats.board import Heartbeat, this_process
 from vms.stats.sla import SlaSnapshot, merge
 from vms.watchdog.rules import ServiceSeen
 
 log = structlog.get_logger(__name__)
+COMMIT_INTERVAL_S = 10.0  # a restart of the same group re-reads at most this much; a new group reads it all anyway
 
 
 @dataclass
@@ -36,17 +42,26 @@ class HeartbeatTracker:
     >>> tracker.services()[0].last_at
     """
 
-    def __init__(self, *, stale_after_s: float) -> None:
+    def __init__(self, *, stale_after_s: float, forget_after_s: float | None = None) -> None:
         self.stale_after = timedelta(seconds=stale_after_s)
+        self.forget_after_s = forget_after_s  # beats older than this are skipped (None: none are)
         self._heard: dict[tuple[str, str, str], _Heard] = {}  # (role, detail, process)
 
-    async def run(self, bus: Bus, *, seen: Cache) -> None:
-        """Follow the heartbeats until cancelled."""
+    async def run(self, bus: Bus) -> None:
+        """Follow the heartbeats until cancelled (no dedupe: the newest beat of a process wins anyway)."""
         group = f"watchdog-{this_process()}"
-        await run_consumer(bus, [HEARTBEATS], group=group, handler=self.handle, seen=seen)
+        await run_consumer(
+            bus, [HEARTBEATS], group=group, handler=self.handle, seen=None, commit_interval_s=COMMIT_INTERVAL_S
+        )
 
     async def handle(self, message: BusMessage) -> None:
-        """One message from `heartbeats`; what is not a heartbeat is skipped."""
+        """One message from `heartbeats`; what is not a heartbeat, or too old to matter, is skipped."""
+        if (
+            self.forget_after_s is not None
+            and message.timestamp
+            and time.time() - message.timestamp > self.forget_after_s
+        ):
+            return
         try:
             beat = Heartbeat.model_validate_json(message.value)
         except ValidationError as exc:

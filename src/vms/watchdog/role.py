@@ -47,7 +47,7 @@ class WatchdogRole:
         self.settings = container.settings.watchdog
         s = self.settings
         self.stale_after_s = s.missed_beats * heartbeat_s  # how long a role may be silent
-        self.tracker = HeartbeatTracker(stale_after_s=self.stale_after_s)
+        self.tracker = HeartbeatTracker(stale_after_s=self.stale_after_s, forget_after_s=s.forget_service_after_s)
         self.baselines = rules.ThroughputBaselines(
             alpha=s.throughput_ewma_alpha,
             warmup=s.throughput_warmup_samples,
@@ -87,7 +87,7 @@ class WatchdogRole:
     async def _follow(self) -> None:
         while True:
             try:
-                await self.tracker.run(self.container.bus, seen=self.container.cache)
+                await self.tracker.run(self.container.bus)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bus outage: start over once it is back
