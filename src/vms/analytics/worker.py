@@ -154,8 +154,16 @@ class Worker:
     async def run(self) -> None:
         """Consume and process until cancelled."""
         feeders = [asyncio.create_task(self._feed(topic)) for topic in JOB_TOPICS]
+        for feeder in feeders:
+            feeder.add_done_callback(lambda _task: self._changed.set())
         try:
             while True:
+                # A topic's feed that ended (the bus failed under it) would leave its jobs unread while the
+                # process looks alive: end the worker instead, so its supervisor restarts it (and the
+                # watchdog sees the restart).
+                if ended := next((f for f in feeders if f.done()), None):
+                    error = None if ended.cancelled() else ended.exception()
+                    raise RuntimeError(f"a job feed of {self.group} ended: {error!r}") from error
                 item = self._pick()  # chosen only when a slot is free, so priority decides late
                 if item is None:
                     self._changed.clear()

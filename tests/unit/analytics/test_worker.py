@@ -432,3 +432,36 @@ async def test_a_job_neither_done_nor_dead_lettered_is_tried_again_and_committed
     with pytest.raises(TimeoutError):  # nothing was dead-lettered: the job succeeded when tried again
         await messages(bus, DEAD_LETTER, 1, wait_s=0.5)
     assert await bus.lag(worker.group, ["video-jobs-standard"]) == {"video-jobs-standard": 0}
+
+
+class FeedFails:
+    """A bus whose consumer of one job topic fails (a broker error under the fetch); the rest is the real bus."""
+
+    def __init__(self, bus: EmbeddedBus, topic: str) -> None:
+        self.bus, self.topic = bus, topic
+
+    def consume(self, topics: list[str], *, group: str):
+        if self.topic in topics:
+            return self._failing()
+        return self.bus.consume(topics, group=group)
+
+    async def _failing(self):
+        raise ServiceUnavailable("The bus is unreachable.")
+        yield  # an async generator, like a real consumer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.bus, name)
+
+
+async def test_a_job_feed_that_fails_ends_the_worker_instead_of_leaving_its_topic_unread(plant):
+    bus, blobs, _refs = plant
+    worker = Worker(
+        seen=MemoryCache(),
+        bus=FeedFails(bus, "video-jobs-critical"),  # type: ignore[arg-type]
+        blobs=blobs,
+        models={AiModel.MOTION: BrightSpot(AiModel.MOTION, [])},
+        decode_threads=1,
+    )
+    with pytest.raises(RuntimeError, match="job feed") as ended:
+        await asyncio.wait_for(worker.run(), 10)
+    assert isinstance(ended.value.__cause__, ServiceUnavailable)  # the supervisor's log says why
