@@ -18,9 +18,12 @@ from tests.media import make_clip
 from tests.simulators.onvif_device import OnvifDeviceSimulator, SimRecording
 from vms.adapters.blobs.filesystem import FilesystemBlobStore
 from vms.cameras.devices import onvif  # noqa: F401 - importing registers the adapter
+from vms.config import service as config
+from vms.config.nodes import NodeRef
 from vms.kernel.clock import as_utc, utcnow
 from vms.kernel.errors import DeviceUnsupported
 from vms.kernel.tenancy import TenantScope
+from vms.kernel.topics import CLOUD_UPLOADS
 from vms.media import backfill, upload
 from vms.media import service as media
 from vms.media.models import BackfillRun
@@ -65,7 +68,7 @@ async def start_run(container, tenant_id, camera_id, start, end) -> BackfillRun:
     return run
 
 
-async def finished(container, tenant_id, run: BackfillRun) -> BackfillRun:
+async def finished(container, tenant_id, run: BackfillRun, on_stored=None) -> BackfillRun:
     await backfill.execute(
         unit_of_work=container.unit_of_work,
         secrets=container.identity.secrets,
@@ -73,6 +76,7 @@ async def finished(container, tenant_id, run: BackfillRun) -> BackfillRun:
         tenant_id=tenant_id,
         run_id=run.id,
         segment_s=2.0,
+        on_stored=on_stored,
     )
     async with container.unit_of_work(TenantScope.of(tenant_id), ACTOR) as uow:
         return await backfill.get_run(uow=uow, camera_id=run.camera_id, run_id=run.id)
@@ -125,6 +129,73 @@ async def test_backfill_fills_the_gap_from_the_sd_card_once(container, tmp_path:
         assert len(after) == len(rows)
 
 
+class NotingBus:
+    """The real bus, noting what is published on it (to see what was queued for the cloud)."""
+
+    def __init__(self, bus) -> None:
+        self.bus, self.published = bus, []
+
+    async def ensure_topics(self, topics) -> None:
+        await self.bus.ensure_topics(topics)
+
+    async def publish(self, topic, *, key, value, headers=None) -> None:
+        await self.bus.publish(topic, key=key, value=value, headers=headers)
+        self.published.append((topic, key, value))
+
+
+@needs_camera
+async def test_sd_card_segments_are_queued_for_the_cloud_except_an_nvr_cameras(container, tmp_path: Path):
+    customer = await factories.customer(container)
+    start = utcnow() - timedelta(minutes=5)
+    end = start + timedelta(seconds=8)  # nothing indexed: the whole window is a gap
+    recording = SimRecording("rec0", "Camera 1", start, end + timedelta(minutes=1), f"{RTSP_BASE}/cam2")
+    bus = NotingBus(container.bus)
+    copies = upload.cloud_copy_queue(
+        cloud=FilesystemBlobStore(tmp_path / "cloud"),
+        bus=bus,
+        unit_of_work=container.unit_of_work,
+        config_cache=container.config,
+    )
+    assert copies is not None
+    assert (
+        upload.cloud_copy_queue(cloud=None, bus=bus, unit_of_work=container.unit_of_work, config_cache=container.config)
+        is None
+    )  # no cloud store: nothing is queued
+    async with OnvifDeviceSimulator(password="pw", recordings=[recording]) as sim:
+        direct, nvr = [
+            await factories.camera(
+                container,
+                tenant_id=customer.id,
+                device={"kind": "onvif", "url": sim.device_url},
+                auth={"method": "digest", "username": "admin", "password": "pw"},
+            )
+            for _ in range(2)
+        ]
+        async with container.unit_of_work(TenantScope.of(customer.id), ACTOR) as uow:
+            await config.change_overrides(
+                uow=uow,
+                config_cache=container.config,
+                node=NodeRef.camera(customer.id, nvr.id),
+                values={upload.CLOUD_UPLOAD: False},
+                reason="NVR-fed camera",
+            )
+            await uow.commit()
+        done = {}
+        for cam in (direct, nvr):
+            run = await start_run(container, customer.id, cam.id, start, end)
+            done[cam.id] = await finished(container, customer.id, run, on_stored=copies)
+            assert done[cam.id].status == "done" and done[cam.id].segments_added >= 1, done[cam.id].error
+
+    async with container.unit_of_work(TenantScope.of(customer.id), ACTOR) as uow:
+        sd = await media.segments_between(uow=uow, camera_id=direct.id, start=start, end=end)
+    assert sd and all(r.source == "sd_card" for r in sd)
+    queued = [upload.UploadRequest.model_validate_json(value) for topic, _, value in bus.published]
+    assert all(topic == CLOUD_UPLOADS for topic, _, _ in bus.published)
+    assert [q.blob_key for q in queued] == [r.blob_key for r in sd]  # each filled segment, in order
+    assert {q.camera_id for q in queued} == {direct.id}  # none of the NVR camera's
+    assert [key for _, key, _ in bus.published] == [str(direct.id)] * len(sd)
+
+
 async def test_camera_without_profile_g_is_refused_with_422(container):
     customer = await factories.customer(container)
     async with OnvifDeviceSimulator(password="pw") as sim:  # no recordings: no Profile G services
@@ -148,9 +219,6 @@ async def test_nvr_cameras_stay_local_others_are_copied_to_the_cloud(container, 
     local, cloud = FilesystemBlobStore(tmp_path / "local"), FilesystemBlobStore(tmp_path / "cloud")
     direct = await factories.camera(container, tenant_id=customer.id)
     nvr = await factories.camera(container, tenant_id=customer.id, external_id="nvr-1/ch1")
-    from vms.config import service as config
-    from vms.config.nodes import NodeRef
-
     async with container.unit_of_work(TenantScope.of(customer.id), ACTOR) as uow:
         await config.change_overrides(
             uow=uow,

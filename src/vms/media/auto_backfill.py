@@ -9,6 +9,12 @@ idempotent (only time the index lacks is filled). A camera whose device cannot r
 logged (there is nothing to fill from); a device that does not answer leaves a failed run with the
 reason, for operators to see and retry by hand.
 
+The role also reports, once per camera, when it first sees a camera's main stream online after it
+started (`ingest_started`): the time since the camera's last recorded main segment is then an outage
+of ingest itself (a crash, an upgrade, a host reboot) that no stream drop showed. It is offered the
+same way, from that segment's end, at most `backfill.MAX_WINDOW` back; a camera with no recording
+before the role started (new, or only ever recorded elsewhere in another deployment) offers nothing.
+
 Backfill reads the camera's recording at the device's pace, so it is rationed: at most one run per
 camera (also against runs another process started in the last `RUNNING_HORIZON`), at most
 `max_running` at once in this process, and none for a camera within `min_interval_s` of its last
@@ -29,14 +35,14 @@ from vms.cameras import service as cameras
 from vms.cameras.hierarchy import camera_sites
 from vms.config import service as config
 from vms.config.cache import ConfigCache
-from vms.kernel.clock import utcnow
+from vms.kernel.clock import as_utc, utcnow
 from vms.kernel.crypto import SecretBox
 from vms.kernel.errors import DeviceUnsupported, ValidationFailed, VmsError
 from vms.kernel.ids import TenantId
 from vms.kernel.tenancy import TenantScope
 from vms.media import backfill
-from vms.media.backfill import BackfillRunner, BackfillStatus, UnitOfWorkFactory
-from vms.media.models import BackfillRun
+from vms.media.backfill import BackfillRunner, BackfillStatus, OnStored, UnitOfWorkFactory
+from vms.media.models import BackfillRun, Segment
 from vms.ports import BlobStore
 from vms.uow import Actor, UnitOfWork
 
@@ -65,32 +71,30 @@ class AutoBackfill:
         max_running: int = 2,
         min_interval_s: float = 600.0,
         clock: Callable[[], datetime] = utcnow,
+        on_stored: OnStored | None = None,
     ) -> None:
         self.unit_of_work, self.secrets, self.config_cache = unit_of_work, secrets, config_cache
-        self.runner = BackfillRunner(unit_of_work=unit_of_work, secrets=secrets, blobs=blobs)
+        self.runner = BackfillRunner(unit_of_work=unit_of_work, secrets=secrets, blobs=blobs, on_stored=on_stored)
         self.min_interval = timedelta(seconds=min_interval_s)
         self.clock = clock
         self._slots = asyncio.Semaphore(max_running)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}  # per camera: its request and run
-        self._last: dict[uuid.UUID, datetime] = {}  # per camera: when its last automatic run was asked for
+        self._last: dict[uuid.UUID, datetime] = {}  # per camera: when its last automatic run was stored
 
     def outage_ended(self, tenant_id: uuid.UUID, camera_id: uuid.UUID, *, start: datetime, end: datetime) -> bool:
         """Consider a backfill of the outage [start, end]; returns at once, True when one may start."""
-        now = self.clock()
-        if camera_id in self._tasks:
-            log.info("auto backfill: one already runs for the camera", camera_id=str(camera_id))
-            return False
-        last = self._last.get(camera_id)
-        if last is not None and now - last < self.min_interval:
-            log.info("auto backfill: too soon after the last one", camera_id=str(camera_id), last=str(last))
-            return False
-        self._last[camera_id] = now
-        task = asyncio.get_running_loop().create_task(
-            self._backfill(tenant_id, camera_id, start, end), name=f"auto-backfill-{camera_id}"
-        )
-        self._tasks[camera_id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(camera_id, None))
-        return True
+        return self._launch(tenant_id, camera_id, end=end, start=start)
+
+    def ingest_started(
+        self, tenant_id: uuid.UUID, camera_id: uuid.UUID, *, started_at: datetime, online_at: datetime
+    ) -> bool:
+        """Consider a backfill of the time ingest itself was down, for a camera first online in this process.
+
+        `started_at` is when this role started (its own segments start after it), `online_at` when the
+        camera's main stream came online. The outage runs from the end of the camera's last main segment
+        recorded before `started_at` (looked up in the background); returns at once, True when one may start.
+        """
+        return self._launch(tenant_id, camera_id, end=online_at, recorded_before=started_at)
 
     async def wait(self) -> None:
         """Until every backfill started so far has ended (tests, shutdown)."""
@@ -103,14 +107,57 @@ class AutoBackfill:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         await self.runner.close()
 
-    async def _backfill(self, tenant_id: uuid.UUID, camera_id: uuid.UUID, start: datetime, end: datetime) -> None:
+    def _launch(
+        self,
+        tenant_id: uuid.UUID,
+        camera_id: uuid.UUID,
+        *,
+        end: datetime,
+        start: datetime | None = None,
+        recorded_before: datetime | None = None,
+    ) -> bool:
+        """Start the camera's backfill task unless one runs for it or its last run is too recent."""
+        if camera_id in self._tasks:
+            log.info("auto backfill: one already runs for the camera", camera_id=str(camera_id))
+            return False
+        last = self._last.get(camera_id)
+        if last is not None and self.clock() - last < self.min_interval:
+            log.info("auto backfill: too soon after the last one", camera_id=str(camera_id), last=str(last))
+            return False
+        task = asyncio.get_running_loop().create_task(
+            self._backfill(tenant_id, camera_id, end=end, start=start, recorded_before=recorded_before),
+            name=f"auto-backfill-{camera_id}",
+        )
+        self._tasks[camera_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(camera_id, None))
+        return True
+
+    async def _backfill(
+        self,
+        tenant_id: uuid.UUID,
+        camera_id: uuid.UUID,
+        *,
+        end: datetime,
+        start: datetime | None,
+        recorded_before: datetime | None,
+    ) -> None:
+        """Request and run the backfill; the outage starts at `start`, else where the recording before
+        `recorded_before` ended."""
         scope = TenantScope.of(TenantId(tenant_id))
         try:
             async with self._slots:
                 async with self.unit_of_work(scope, ACTOR) as uow:
+                    if start is None and recorded_before is not None:
+                        start = await last_recorded_end(uow, camera_id, before=recorded_before)
+                    if start is None:  # the camera never recorded before: there is no outage to fill
+                        return
                     run = await self._request(uow, tenant_id, camera_id, start, end)
                     await uow.commit()
-                if run is not None:
+                if run is None:
+                    return
+                # Counted once a run is stored: a short blip or a restart with no gap must not hold back a real one.
+                self._last[camera_id] = self.clock()
+                if run.status == BackfillStatus.QUEUED.value:
                     log.info("auto backfill started", camera_id=str(camera_id), run_id=str(run.id), start=str(start))
                     self.runner.submit(run)
                     await self.runner.wait(run.id)
@@ -122,7 +169,8 @@ class AutoBackfill:
     async def _request(
         self, uow: UnitOfWork, tenant_id: uuid.UUID, camera_id: uuid.UUID, start: datetime, end: datetime
     ) -> BackfillRun | None:
-        """The stored run for the outage, or None when nothing is to be done (off, short, no device, busy)."""
+        """The stored run for the outage (queued, or failed when the device did not answer), or None when
+        nothing is to be done (off, short, no device, busy)."""
         sites = await camera_sites(uow=uow, camera_ids=[camera_id])
         values = await config.camera_config(
             uow=uow,
@@ -133,6 +181,7 @@ class AutoBackfill:
             keys=[AUTO_BACKFILL, MIN_OUTAGE],
         )
         if not values[AUTO_BACKFILL].value or (end - start).total_seconds() < float(values[MIN_OUTAGE].value):
+            log.debug("auto backfill: off or outage too short", camera_id=str(camera_id), start=str(start))
             return None
         camera = await cameras.get_camera(uow=uow, camera_id=camera_id)
         if camera.device is None or camera.device.kind != "onvif":  # only ONVIF Profile G replays recordings
@@ -171,7 +220,19 @@ class AutoBackfill:
             )
             uow.add(failed)
             log.warning("auto backfill failed to start", camera_id=str(camera_id), error=exc.detail)
-            return None
+            return failed
+
+
+async def last_recorded_end(uow: UnitOfWork, camera_id: uuid.UUID, *, before: datetime) -> datetime | None:
+    """End of the camera's latest main segment that started before `before` (None: it never recorded)."""
+    stmt = (
+        select(Segment.ended_at)
+        .where(Segment.camera_id == camera_id, Segment.stream == "main", Segment.started_at < before)
+        .order_by(Segment.started_at.desc())  # ix_segments_camera_time: one index step, not a scan
+        .limit(1)
+    )
+    ended = (await uow.session.execute(stmt)).scalar_one_or_none()
+    return as_utc(ended) if ended is not None else None
 
 
 async def _busy(uow: UnitOfWork, camera_id: uuid.UUID, *, now: datetime) -> bool:

@@ -12,7 +12,9 @@ gap are dropped unread-into-the-index.
 Only whole segments inside a gap are kept, and one that overlaps a segment already indexed (ingest
 may have resumed meanwhile) is skipped, so a backfill never overlaps recorded time and a second run
 over the same window adds nothing. Each segment is stored as ingest stores one (blob first, then its
-index row, committed one by one), so a failure half-way keeps what was filled.
+index row, committed one by one), so a failure half-way keeps what was filled. After each commit the
+run calls its `on_stored` hook, if any, with the row: where a cloud store is configured, the callers
+give `upload.CloudCopyQueue`, so filled segments get their cloud copies as recorded ones do.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -41,7 +43,7 @@ from vms.kernel.errors import DeviceUnsupported, NotFound, ValidationFailed, Vms
 from vms.kernel.ids import TenantId
 from vms.kernel.tenancy import TenantScope
 from vms.media import service as media
-from vms.media.models import BackfillRun
+from vms.media.models import BackfillRun, Segment
 from vms.media.segmenter import Segmenter, SegmentInfo
 from vms.media.service import Gap
 from vms.media.timing import ClockSource
@@ -50,6 +52,7 @@ from vms.uow import Actor, UnitOfWork
 
 log = structlog.get_logger(__name__)
 UnitOfWorkFactory = Callable[[TenantScope, Actor], AbstractAsyncContextManager[UnitOfWork]]
+OnStored = Callable[[Segment], Awaitable[None]]  # called with each filled segment once its row is committed
 ACTOR = Actor.system("backfill")
 SOURCE = "sd_card"
 KEPT_BY = "backfill"  # no recording policy applies to footage the camera kept for us: keep it
@@ -138,6 +141,7 @@ async def execute(
     tenant_id: uuid.UUID,
     run_id: uuid.UUID,
     segment_s: float = 5.0,
+    on_stored: OnStored | None = None,
 ) -> None:
     """Run a queued backfill to its end; the run row says how it went (never raises for device trouble)."""
     scope = TenantScope.of(TenantId(tenant_id))
@@ -169,8 +173,12 @@ async def execute(
                     _cut, url, anchor=as_utc(recording.earliest), gap=gap, work_dir=work_dir, segment_s=segment_s
                 )
                 for info in infos:
-                    if await _store(unit_of_work, scope, blobs, tenant_id, camera_id, info):
-                        added, filled = added + 1, filled + info.duration_s
+                    row = await _store(unit_of_work, scope, blobs, tenant_id, camera_id, info)
+                    if row is None:
+                        continue
+                    added, filled = added + 1, filled + info.duration_s
+                    if on_stored is not None:
+                        await on_stored(row)
         await _finish(unit_of_work, scope, run_id, BackfillStatus.DONE, added=added, filled=filled)
     except (VmsError, OSError, RuntimeError) as exc:  # av's errors are OSError/RuntimeError subclasses
         log.warning("backfill failed", run_id=str(run_id), error=str(exc))
@@ -184,8 +192,15 @@ async def execute(
 class BackfillRunner:
     """Runs backfills as tasks of this process's event loop (the api role, or ingest after an outage)."""
 
-    def __init__(self, *, unit_of_work: UnitOfWorkFactory, secrets: SecretBox, blobs: BlobStore) -> None:
-        self.unit_of_work, self.secrets, self.blobs = unit_of_work, secrets, blobs
+    def __init__(
+        self,
+        *,
+        unit_of_work: UnitOfWorkFactory,
+        secrets: SecretBox,
+        blobs: BlobStore,
+        on_stored: OnStored | None = None,
+    ) -> None:
+        self.unit_of_work, self.secrets, self.blobs, self.on_stored = unit_of_work, secrets, blobs, on_stored
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
 
     def submit(self, run: BackfillRun) -> None:
@@ -196,6 +211,7 @@ class BackfillRunner:
             blobs=self.blobs,
             tenant_id=run.tenant_id,
             run_id=run.id,
+            on_stored=self.on_stored,
         )
         task = asyncio.create_task(work, name=f"backfill-{run.id}")
         self._tasks[run.id] = task
@@ -273,18 +289,18 @@ async def _store(
     tenant_id: uuid.UUID,
     camera_id: uuid.UUID,
     info: SegmentInfo,
-) -> bool:
-    """Index one replayed segment unless recorded time overlaps it; False when skipped."""
+) -> Segment | None:
+    """Index one replayed segment unless recorded time overlaps it; its row, or None when skipped."""
     async with unit_of_work(scope, ACTOR) as uow:
         if await media.segments_between(uow=uow, camera_id=camera_id, start=info.started_at, end=info.ended_at):
             info.path.unlink(missing_ok=True)
-            return False
+            return None
         row = await media.record_segment(
             uow=uow, blobs=blobs, tenant_id=tenant_id, camera_id=camera_id, stream="main", info=info, kept_by=KEPT_BY
         )
         row.source = SOURCE  # record_segment stores live ingest's default; the row says where this came from
         await uow.commit()
-    return True
+    return row
 
 
 async def _finish(

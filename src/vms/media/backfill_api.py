@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from vms.api.deps import AppContainer, UoW, require
 from vms.auth.permissions import Permission
 from vms.auth.principal import Principal
-from vms.media import backfill
+from vms.media import backfill, upload
 
 router = APIRouter(prefix="/cameras/{camera_id}/recordings/backfill", tags=["recordings"])
 Reader = Annotated[Principal, Depends(require(Permission.CAMERA_READ))]
@@ -49,7 +49,15 @@ def get_backfill_runner(request: Request, container: AppContainer) -> backfill.B
     runner: backfill.BackfillRunner | None = getattr(request.app.state, "backfill_runner", None)
     if runner is None:
         runner = backfill.BackfillRunner(
-            unit_of_work=container.unit_of_work, secrets=container.identity.secrets, blobs=container.blobs
+            unit_of_work=container.unit_of_work,
+            secrets=container.identity.secrets,
+            blobs=container.blobs,
+            on_stored=upload.cloud_copy_queue(  # filled segments get cloud copies as recorded ones do
+                cloud=container.cloud_blobs,
+                bus=container.bus,
+                unit_of_work=container.unit_of_work,
+                config_cache=container.config,
+            ),
         )
         request.app.state.backfill_runner = runner
         request.app.router.add_event_handler("shutdown", runner.close)

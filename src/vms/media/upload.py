@@ -2,7 +2,8 @@
 
 The local blob store stays primary: a segment is moved there and indexed first (media.service); then,
 when a cloud store is configured (`storage.cloud`, bootstrap) and the camera's `recording.cloud_upload`
-is true, the ingest role queues it on the `cloud-uploads` topic, keyed by camera. Cameras behind an
+is true, it is queued on the `cloud-uploads` topic, keyed by camera: by the ingest role for what it
+records, by `CloudCopyQueue` for segments filled from SD cards (media.backfill). Cameras behind an
 NVR already have their recording kept on the NVR's disks; customers set the flag to false for them so
 their footage stays on premises.
 
@@ -31,6 +32,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel
 
 from vms import outbox
+from vms.cameras.hierarchy import camera_sites
 from vms.config import service as config
 from vms.config.cache import ConfigCache
 from vms.kernel.clock import utcnow
@@ -104,11 +106,55 @@ async def in_cloud(cloud: BlobStore, key: str, size: int) -> bool:
 async def cloud_upload_enabled(
     *, uow: UnitOfWork, config_cache: ConfigCache, tenant_id: uuid.UUID, camera_id: uuid.UUID
 ) -> bool:
-    """The camera's effective `recording.cloud_upload` (false for NVR-fed cameras)."""
+    """The camera's effective `recording.cloud_upload` (false for NVR-fed cameras), site level included
+    as the ingest role resolves it."""
+    sites = await camera_sites(uow=uow, camera_ids=[camera_id])
     values = await config.camera_config(
-        uow=uow, config_cache=config_cache, tenant_id=tenant_id, camera_id=camera_id, keys=[CLOUD_UPLOAD]
+        uow=uow,
+        config_cache=config_cache,
+        tenant_id=tenant_id,
+        camera_id=camera_id,
+        site_id=sites.get(camera_id),
+        keys=[CLOUD_UPLOAD],
     )
     return bool(values[CLOUD_UPLOAD].value)
+
+
+class CloudCopyQueue:
+    """Queues segments stored outside live ingest (SD-card backfill) for their cloud copy, per the camera's policy.
+
+    Given to BackfillRunner as its `on_stored` hook; made only when a cloud store is configured
+    (`cloud_copy_queue`). Never raises: a segment that cannot be queued stays local, logged, and the
+    edge buffer never frees what the cloud lacks.
+    """
+
+    def __init__(self, *, bus: Bus, unit_of_work: UnitOfWorkFactory, config_cache: ConfigCache) -> None:
+        self.bus, self.unit_of_work, self.config_cache = bus, unit_of_work, config_cache
+        self._topic_ready = False
+
+    async def __call__(self, row: Segment) -> None:
+        """Queue the committed segment unless its camera keeps footage on premises (`recording.cloud_upload`)."""
+        try:
+            async with self.unit_of_work(TenantScope.of(TenantId(row.tenant_id)), ACTOR) as uow:
+                enabled = await cloud_upload_enabled(
+                    uow=uow, config_cache=self.config_cache, tenant_id=row.tenant_id, camera_id=row.camera_id
+                )
+            if not enabled:
+                return
+            if not self._topic_ready:  # the api role may queue before any ingest role made the topic on this bus
+                with contextlib.suppress(Exception):  # bus away: queue_upload hands the request to the outbox
+                    await self.bus.ensure_topics(UPLOAD_PARTITIONS)
+                    self._topic_ready = True
+            await queue_upload(self.bus, row, unit_of_work=self.unit_of_work)
+        except Exception as exc:  # bus and database away: kept locally, and the edge buffer never frees it
+            log.error("segment not queued for its cloud copy", camera_id=str(row.camera_id), error=str(exc))
+
+
+def cloud_copy_queue(
+    *, cloud: BlobStore | None, bus: Bus, unit_of_work: UnitOfWorkFactory, config_cache: ConfigCache
+) -> CloudCopyQueue | None:
+    """The queue for segments stored outside ingest, or None without a cloud store (nothing is copied then)."""
+    return CloudCopyQueue(bus=bus, unit_of_work=unit_of_work, config_cache=config_cache) if cloud is not None else None
 
 
 async def store_segment(

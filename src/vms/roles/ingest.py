@@ -11,9 +11,10 @@ ingest instances) to keep the video around events of cameras recording on events
 
 The main stream's health goes to the camera row (media.camera_health: status and reason on change,
 last frame in batches); when it returns after an outage, the outage is offered for SD-card backfill
-(media.auto_backfill). With a cloud store configured, each stored segment of a camera whose
-`recording.cloud_upload` is on is queued for its cloud copy, and the role runs the uploader
-(media.upload).
+(media.auto_backfill), and so is, the first time it is online, the time since the camera's last
+recording before this role started (the role's own outage). With a cloud store configured, each
+stored segment of a camera whose `recording.cloud_upload` is on is queued for its cloud copy, and the
+role runs the uploader (media.upload).
 """
 
 from __future__ import annotations
@@ -92,9 +93,17 @@ class IngestRole:
             secrets=container.identity.secrets,
             blobs=container.blobs,
             config_cache=container.config,
+            on_stored=upload.cloud_copy_queue(  # filled segments get cloud copies as recorded ones do
+                cloud=container.cloud_blobs,
+                bus=container.bus,
+                unit_of_work=container.unit_of_work,
+                config_cache=container.config,
+            ),
         )
         self.cloud_upload: dict[uuid.UUID, bool] = {}  # per camera: its `recording.cloud_upload` (NVR-fed: false)
         self._outages: dict[uuid.UUID, datetime] = {}  # per camera: its main stream's last packet before it dropped
+        self._seen_online: set[uuid.UUID] = set()  # cameras whose main stream was online in this process
+        self.started_at = utcnow()  # segments this process records start after it
         self.running: dict[tuple[uuid.UUID, str], _Running] = {}
         self.recorders: dict[uuid.UUID, CameraRecorder] = {}
         self.needs: dict[uuid.UUID, dict[AiModel, ModelNeeds]] = {}  # per camera: its enabled models' needs
@@ -236,13 +245,24 @@ class IngestRole:
         log.info("ingest started", camera_id=str(target.camera_id), stream=stream)
 
     def _follow_outage(self, target: IngestTarget, health: StreamHealth) -> None:
-        """Note when the main stream drops; when it is back, offer the outage for SD-card backfill."""
+        """Note when the main stream drops; when it is back, offer the outage for SD-card backfill.
+
+        The first time it is online in this process, the outage is the role's own (a crash, an upgrade,
+        a reboot): from the camera's last recorded segment, which auto_backfill looks up.
+        """
         camera_id = target.camera_id
         if health.status in (StreamStatus.OFFLINE, StreamStatus.AUTH_FAILED):
             if camera_id not in self._outages and health.last_packet_at is not None:
                 self._outages[camera_id] = health.last_packet_at
-        elif health.status is StreamStatus.ONLINE and (since := self._outages.pop(camera_id, None)) is not None:
-            self.auto_backfill.outage_ended(target.tenant_id, camera_id, start=since, end=utcnow())
+        elif health.status is StreamStatus.ONLINE:
+            since = self._outages.pop(camera_id, None)
+            if camera_id not in self._seen_online:
+                self._seen_online.add(camera_id)
+                self.auto_backfill.ingest_started(
+                    target.tenant_id, camera_id, started_at=self.started_at, online_at=utcnow()
+                )
+            elif since is not None:
+                self.auto_backfill.outage_ended(target.tenant_id, camera_id, start=since, end=utcnow())
 
     async def _segment_closed(self, running: _Running, info: SegmentInfo) -> None:
         """Index a closed segment with its keep decision and publish its jobs; then motion and degradation."""
