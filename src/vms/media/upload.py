@@ -36,7 +36,7 @@ from vms.cameras.hierarchy import camera_sites
 from vms.config import service as config
 from vms.config.cache import ConfigCache
 from vms.kernel.clock import utcnow
-from vms.kernel.errors import NotFound
+from vms.kernel.errors import NotFound, ServiceUnavailable
 from vms.kernel.ids import TenantId
 from vms.kernel.tenancy import TenantScope
 from vms.kernel.topics import CLOUD_UPLOADS, PARTITIONS
@@ -51,6 +51,7 @@ ACTOR = Actor.system("ingest")
 UnitOfWorkFactory = Callable[[TenantScope, Actor], AbstractAsyncContextManager[UnitOfWork]]
 CLOUD_UPLOAD = "recording.cloud_upload"
 UPLOAD_PARTITIONS = {CLOUD_UPLOADS: PARTITIONS[CLOUD_UPLOADS]}  # keyed by camera: its segments go in order
+OWN_FAILURE_ATTEMPTS = 5  # tries before a segment failing for a reason of its own is set aside
 UPLOAD_GROUP = "cloud-upload"  # every ingest instance shares it: each segment is copied once
 
 
@@ -198,7 +199,12 @@ class UploadMetrics:
         self.uploaded = Counter("vms_cloud_uploads", "Segments copied to the cloud store.", registry=registry)
         self.uploaded_bytes = Counter("vms_cloud_upload_bytes", "Bytes copied to the cloud store.", registry=registry)
         self.failures = Counter(
-            "vms_cloud_upload_failures", "Failed copy attempts (each is retried until it succeeds).", registry=registry
+            "vms_cloud_upload_failures", "Failed copy attempts (each is retried).", registry=registry
+        )
+        self.parked = Counter(
+            "vms_cloud_upload_parked",
+            "Segments whose copy kept failing for a reason of their own (a local read error); kept locally.",
+            registry=registry,
         )
         self.missing = Counter(
             "vms_cloud_upload_missing",
@@ -281,6 +287,21 @@ class CloudUploader:
             except Exception as exc:  # the cloud is down or refuses: keep the order, wait and try again
                 attempt += 1
                 self.metrics.failures.inc()
+                # The cloud store being away (ServiceUnavailable) concerns every segment: wait it out in
+                # order. Anything else is this segment's own trouble (an unreadable local file): after a
+                # few tries it is set aside, kept locally (the edge buffer never frees it), so one bad
+                # segment does not hold up every camera of its partition.
+                if not isinstance(exc, ServiceUnavailable) and attempt >= OWN_FAILURE_ATTEMPTS:
+                    self.metrics.parked.inc()
+                    log.error(
+                        "cloud copy set aside; the segment stays local",
+                        key=request.blob_key,
+                        camera_id=str(request.camera_id),
+                        attempts=attempt,
+                        error=str(exc),
+                    )
+                    await message.commit()
+                    return
                 if self.failing_since is None:
                     self.failing_since = utcnow()
                 delay = random.uniform(self.retry_base_s / 2, min(self.retry_max_s, self.retry_base_s * 2**attempt))

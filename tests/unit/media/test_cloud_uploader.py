@@ -197,3 +197,64 @@ async def test_a_request_the_bus_refuses_goes_through_the_outbox_and_still_reach
     message = await asyncio.wait_for(anext(consumed), 10)
     await consumed.aclose()
     assert upload.UploadRequest.model_validate_json(message.value).blob_key == row.blob_key
+
+
+class UnreadableLocal(FilesystemBlobStore):
+    """A local disk on which one segment cannot be read (a bad sector): EIO on that key only."""
+
+    def __init__(self, root: Path, bad: set[str]) -> None:
+        super().__init__(root)
+        self.bad = bad
+
+    async def local_path(self, key: str) -> Path | None:
+        if key in self.bad:
+            raise OSError(5, "Input/output error", key)
+        return await super().local_path(key)
+
+
+async def test_a_segment_that_fails_on_its_own_is_set_aside_and_the_queue_moves_on(container, tmp_path: Path):
+    tenant = (await factories.customer(container)).id
+    camera = uuid.uuid4()
+    t0 = utcnow()
+    rows = []
+    async with container.unit_of_work(TenantScope.of(tenant), Actor.system("test")) as uow:
+        for i in range(3):
+            path = tmp_path / f"in{i}.mp4"
+            path.write_bytes(bytes([i]) * 500)
+            start = t0 + timedelta(seconds=5 * i)
+            info = SegmentInfo(path, i, start, start + timedelta(seconds=5), 50, 500, "h264", 320, 240, 1.0)
+            rows.append(
+                await media.record_segment(
+                    uow=uow,
+                    blobs=FilesystemBlobStore(tmp_path / "local"),
+                    tenant_id=tenant,
+                    camera_id=camera,
+                    stream="main",
+                    info=info,
+                )
+            )
+        await uow.commit()
+    local = UnreadableLocal(tmp_path / "local", bad={rows[0].blob_key})
+    cloud = FilesystemBlobStore(tmp_path / "cloud")
+    await container.bus.ensure_topics(upload.UPLOAD_PARTITIONS)
+    for row in rows:
+        await upload.queue_upload(container.bus, row, unit_of_work=container.unit_of_work)
+    registry = CollectorRegistry()
+    uploader = upload.CloudUploader(
+        bus=container.bus,
+        local=local,
+        cloud=cloud,
+        metrics=upload.UploadMetrics.on(registry),
+        retry_base_s=0.01,
+        retry_max_s=0.02,
+    )
+    task = asyncio.create_task(uploader.run())
+    try:
+        await until(lambda: registry.get_sample_value("vms_cloud_uploads_total") == 2)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert registry.get_sample_value("vms_cloud_upload_parked_total") == 1
+    assert registry.get_sample_value("vms_cloud_upload_failures_total") == upload.OWN_FAILURE_ATTEMPTS
+    assert sorted(await cloud.list(f"{tenant}/")) == sorted(r.blob_key for r in rows[1:])
+    assert await local.exists(rows[0].blob_key)  # set aside, not lost: the edge buffer never frees it
