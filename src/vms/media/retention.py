@@ -24,13 +24,13 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 
 from vms.cameras.hierarchy import camera_sites
 from vms.config.cache import ConfigCache
@@ -400,27 +400,8 @@ async def _free_uploaded(
         if not policy.cloud_upload:
             continue
         before = protection.now - timedelta(hours=policy.edge_buffer_hours)
-        after: tuple[datetime, uuid.UUID] | None = None
-        while True:
-            stmt = (
-                select(Segment)
-                .where(
-                    Segment.camera_id == camera_id,
-                    Segment.tenant_id == tenant_id,
-                    Segment.ended_at <= before,
-                    Segment.local_freed_at.is_(None),
-                )
-                .order_by(Segment.started_at, Segment.id)
-                .limit(BATCH)
-            )
-            if after is not None:
-                stmt = stmt.where(
-                    (Segment.started_at > after[0]) | ((Segment.started_at == after[0]) & (Segment.id > after[1]))
-                )
-            batch = list((await uow.session.execute(stmt)).scalars())
-            if not batch:
-                break
-            after = (batch[-1].started_at, batch[-1].id)
+        old_local = (Segment.ended_at <= before, Segment.local_freed_at.is_(None))
+        async for batch in _pages(uow, Segment.camera_id == camera_id, Segment.tenant_id == tenant_id, *old_local):
             uploaded: list[Segment] = []
             for segment in batch:
                 if await protection.protects(segment):
@@ -478,25 +459,11 @@ async def _delete_per_camera(
         policy = protection.policies.get(camera_id)
         if policy is None:
             policy = protection.policies[camera_id] = await protection.policy_for_camera(tenant_id, camera_id)
-        before = cutoff(policy)
-        after: tuple[datetime, uuid.UUID] | None = None
-        while True:
-            stmt = (
-                select(Segment)
-                .where(Segment.camera_id == camera_id, Segment.tenant_id == tenant_id, Segment.ended_at <= before)
-                .order_by(Segment.started_at, Segment.id)
-                .limit(BATCH)
-            )
-            if unkept_only:
-                stmt = stmt.where(Segment.kept_by.is_(None))
-            if after is not None:
-                stmt = stmt.where(
-                    (Segment.started_at > after[0]) | ((Segment.started_at == after[0]) & (Segment.id > after[1]))
-                )
-            batch = list((await uow.session.execute(stmt)).scalars())
-            if not batch:
-                break
-            after = (batch[-1].started_at, batch[-1].id)
+        ended = Segment.ended_at <= cutoff(policy)
+        conditions = [Segment.camera_id == camera_id, Segment.tenant_id == tenant_id, ended]
+        if unkept_only:
+            conditions.append(Segment.kept_by.is_(None))
+        async for batch in _pages(uow, *conditions):
             doomed = []
             for segment in batch:
                 if await protection.protects(segment):
@@ -520,20 +487,10 @@ async def _delete_by_watermark(
     report.usage_before = report.usage_after = used / total if total else None
     if not total or used <= high * total:
         return
-    after: tuple[datetime, uuid.UUID] | None = None
-    while used > low * total:
-        # Segments whose local copy the edge buffer freed take no local space: nothing to gain from them.
-        stmt = select(Segment).where(Segment.local_freed_at.is_(None)).order_by(Segment.started_at, Segment.id)
-        stmt = stmt.limit(BATCH)
-        if after is not None:
-            stmt = stmt.where(
-                (Segment.started_at > after[0]) | ((Segment.started_at == after[0]) & (Segment.id > after[1]))
-            )
-        batch = list((await uow.session.execute(stmt)).scalars())
-        if not batch:
-            log.warning("retention.watermark_unreachable", used=used, total=total, low=low)
+    # Segments whose local copy the edge buffer freed take no local space: nothing to gain from them.
+    async for batch in _pages(uow, Segment.local_freed_at.is_(None)):
+        if used <= low * total:
             break
-        after = (batch[-1].started_at, batch[-1].id)
         doomed, expected = [], used
         for segment in batch:
             if expected <= low * total:
@@ -555,6 +512,26 @@ async def _delete_by_watermark(
         report.deleted_by_watermark += await _delete(uow, blobs, doomed, report)
         used, total = disk_usage()  # measure again: the index's sizes are not the whole disk
         report.usage_after = used / total if total else None
+    else:  # every unheld local segment gone, and the disk is still above the low mark
+        if used > low * total:
+            log.warning("retention.watermark_unreachable", used=used, total=total, low=low)
+
+
+async def _pages(uow: UnitOfWork, *conditions: ColumnElement[bool]) -> AsyncIterator[list[Segment]]:
+    """The segments matching `conditions`, oldest first, `BATCH` at a time. Keyset paging on (started_at, id):
+    rows deleted or changed between pages shift nothing."""
+    after: tuple[datetime, uuid.UUID] | None = None
+    while True:
+        stmt = select(Segment).where(*conditions).order_by(Segment.started_at, Segment.id).limit(BATCH)
+        if after is not None:
+            stmt = stmt.where(
+                (Segment.started_at > after[0]) | ((Segment.started_at == after[0]) & (Segment.id > after[1]))
+            )
+        batch = list((await uow.session.execute(stmt)).scalars())
+        if not batch:
+            return
+        after = (batch[-1].started_at, batch[-1].id)
+        yield batch
 
 
 async def _delete(uow: UnitOfWork, blobs: BlobStore, segments: Sequence[Segment], report: RetentionReport) -> int:
