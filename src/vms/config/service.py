@@ -23,6 +23,7 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy import Select, select
 
+from vms.cameras import hierarchy
 from vms.config import history, inventory
 from vms.config.cache import ConfigCache
 from vms.config.models import NodeConfig, NodeConfigVersion, SystemConfig, SystemConfigVersion
@@ -107,6 +108,26 @@ async def effective_config(
         version=own.version,
         overrides=own.overrides,
         values={k: v.read() for k, v in values.items() if prefix is None or k.startswith(prefix)},
+    )
+
+
+async def placed_camera_config(
+    *,
+    uow: UnitOfWork,
+    config_cache: ConfigCache,
+    tenant_id: uuid.UUID,
+    camera_id: uuid.UUID,
+    keys: Sequence[str] | None = None,
+) -> dict[str, Resolved]:
+    """`camera_config` for one camera with its site looked up in the tree, so the site level applies."""
+    sites = await hierarchy.camera_sites(uow=uow, camera_ids=[camera_id])
+    return await camera_config(
+        uow=uow,
+        config_cache=config_cache,
+        tenant_id=tenant_id,
+        camera_id=camera_id,
+        site_id=sites.get(camera_id),
+        keys=keys,
     )
 
 

@@ -32,9 +32,8 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy import select
 
-from vms.cameras.hierarchy import camera_sites
 from vms.config.cache import ConfigCache
-from vms.config.service import camera_config
+from vms.config.service import placed_camera_config
 from vms.events.models import Event, EventStatus
 from vms.kernel.clock import as_utc
 from vms.ports import BlobStore
@@ -94,13 +93,11 @@ def clip_policy(*, uow: UnitOfWork, config_cache: ConfigCache) -> PolicyForCamer
 
     async def policy(tenant_id: uuid.UUID, camera_id: uuid.UUID) -> ClipRetentionPolicy:
         if camera_id not in found:
-            sites = await camera_sites(uow=uow, camera_ids=[camera_id])
-            values = await camera_config(
+            values = await placed_camera_config(
                 uow=uow,
                 config_cache=config_cache,
                 tenant_id=tenant_id,
                 camera_id=camera_id,
-                site_id=sites.get(camera_id),
                 keys=CLIP_RETENTION_KEYS,
             )
             found[camera_id] = ClipRetentionPolicy(

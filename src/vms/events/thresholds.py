@@ -15,9 +15,8 @@ import uuid
 import structlog
 
 from vms.bootstrap import Container
-from vms.cameras.hierarchy import camera_sites
 from vms.config.registry import parameter
-from vms.config.service import camera_config
+from vms.config.service import placed_camera_config
 from vms.kernel.ai_models import AiModel
 from vms.kernel.tenancy import TenantScope
 from vms.uow import Actor
@@ -48,13 +47,11 @@ class ConfiguredThresholds:
     ) -> dict[AiModel, float]:
         try:
             async with self.container.unit_of_work(TenantScope.of(tenant_id), ACTOR) as uow:  # type: ignore[arg-type]
-                sites = await camera_sites(uow=uow, camera_ids=[camera_id])
-                values = await camera_config(
+                values = await placed_camera_config(
                     uow=uow,
                     config_cache=self.container.config,
                     tenant_id=tenant_id,
                     camera_id=camera_id,
-                    site_id=sites.get(camera_id),
                     keys=list(KEYS.values()),
                 )
             return {model: float(values[key].value) for model, key in KEYS.items()}

@@ -32,7 +32,6 @@ import structlog
 from sqlalchemy import select
 
 from vms.cameras import service as cameras
-from vms.cameras.hierarchy import camera_sites
 from vms.config import service as config
 from vms.config.cache import ConfigCache
 from vms.kernel.clock import as_utc, utcnow
@@ -171,13 +170,11 @@ class AutoBackfill:
     ) -> BackfillRun | None:
         """The stored run for the outage (queued, or failed when the device did not answer), or None when
         nothing is to be done (off, short, no device, busy)."""
-        sites = await camera_sites(uow=uow, camera_ids=[camera_id])
-        values = await config.camera_config(
+        values = await config.placed_camera_config(
             uow=uow,
             config_cache=self.config_cache,
             tenant_id=tenant_id,
             camera_id=camera_id,
-            site_id=sites.get(camera_id),
             keys=[AUTO_BACKFILL, MIN_OUTAGE],
         )
         if not values[AUTO_BACKFILL].value or (end - start).total_seconds() < float(values[MIN_OUTAGE].value):

@@ -37,7 +37,7 @@ from vms.cameras.hierarchy import camera_sites
 from vms.config.cache import ConfigCache
 from vms.config.registry import PARAMETERS
 from vms.config.resolve import Resolved
-from vms.config.service import camera_config, cameras_config
+from vms.config.service import cameras_config, placed_camera_config
 from vms.media import retention
 from vms.media.models import HoldReason, RecordingHold, Segment
 from vms.media.modes import ORDER, RecordingMode, parse_modes
@@ -95,13 +95,11 @@ async def recording_policy(
     *, uow: UnitOfWork, config_cache: ConfigCache, tenant_id: uuid.UUID, camera_id: uuid.UUID
 ) -> RecordingPolicy:
     """One camera's policy, resolved system → customer → site → camera."""
-    sites = await camera_sites(uow=uow, camera_ids=[camera_id])
-    values = await camera_config(
+    values = await placed_camera_config(
         uow=uow,
         config_cache=config_cache,
         tenant_id=tenant_id,
         camera_id=camera_id,
-        site_id=sites.get(camera_id),
         keys=RECORDING_KEYS,
     )
     return RecordingPolicy.from_config(values)

@@ -32,9 +32,8 @@ from pathlib import Path
 import structlog
 from sqlalchemy import ColumnElement, delete, select, update
 
-from vms.cameras.hierarchy import camera_sites
 from vms.config.cache import ConfigCache
-from vms.config.service import camera_config
+from vms.config.service import placed_camera_config
 from vms.kernel.clock import as_utc, utcnow
 from vms.kernel.errors import NotFound, ValidationFailed
 from vms.kernel.ids import new_id
@@ -114,13 +113,11 @@ def config_policy(*, uow: UnitOfWork, config_cache: ConfigCache) -> PolicyForCam
 
     async def policy(tenant_id: uuid.UUID, camera_id: uuid.UUID) -> RetentionPolicy:
         if camera_id not in found:
-            sites = await camera_sites(uow=uow, camera_ids=[camera_id])
-            values = await camera_config(
+            values = await placed_camera_config(
                 uow=uow,
                 config_cache=config_cache,
                 tenant_id=tenant_id,
                 camera_id=camera_id,
-                site_id=sites.get(camera_id),
                 keys=RETENTION_KEYS,
             )
             found[camera_id] = RetentionPolicy(

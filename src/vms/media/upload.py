@@ -32,7 +32,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel
 
 from vms import outbox
-from vms.cameras.hierarchy import camera_sites
 from vms.config import service as config
 from vms.config.cache import ConfigCache
 from vms.kernel.clock import utcnow
@@ -109,13 +108,11 @@ async def cloud_upload_enabled(
 ) -> bool:
     """The camera's effective `recording.cloud_upload` (false for NVR-fed cameras), site level included
     as the ingest role resolves it."""
-    sites = await camera_sites(uow=uow, camera_ids=[camera_id])
-    values = await config.camera_config(
+    values = await config.placed_camera_config(
         uow=uow,
         config_cache=config_cache,
         tenant_id=tenant_id,
         camera_id=camera_id,
-        site_id=sites.get(camera_id),
         keys=[CLOUD_UPLOAD],
     )
     return bool(values[CLOUD_UPLOAD].value)
