@@ -141,24 +141,62 @@ async def test_one_decode_feeds_every_hosted_model_and_detections_are_published(
     assert worker.stats[AiModel.MOTION].percentile(99) is not None
 
 
+class HeldSpot(BrightSpot):
+    """Holds its first clip until `release` is set, so the test knows a standard job is running
+    (and the next one waiting) when it publishes the CRITICAL job."""
+
+    def __init__(self, key: AiModel, order: list[tuple[AiModel, int]], release: threading.Event) -> None:
+        super().__init__(key, order)
+        self.release = release
+        self.holding = threading.Event()
+
+    def analyze(self, clip: NormalizedClip, *, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:
+        found = super().analyze(clip, camera_id=camera_id, segment_sequence=segment_sequence)
+        if segment_sequence == 0:
+            self.holding.set()
+            self.release.wait(10)  # bounded: a worker that never starts the critical job fails below
+        return found
+
+
+class Releasing(BrightSpot):
+    """Sets `release` when it runs, letting a HeldSpot go on."""
+
+    def __init__(self, key: AiModel, order: list[tuple[AiModel, int]], release: threading.Event) -> None:
+        super().__init__(key, order)
+        self.release = release
+
+    def analyze(self, clip: NormalizedClip, *, camera_id: uuid.UUID, segment_sequence: int) -> list[Detection]:
+        self.release.set()
+        return super().analyze(clip, camera_id=camera_id, segment_sequence=segment_sequence)
+
+
 async def test_critical_jobs_go_before_a_standard_backlog(plant):
     bus, blobs, refs = plant
     order: list[tuple[AiModel, int]] = []
+    critical_ran = threading.Event()
+    held = HeldSpot(AiModel.MOTION, order, critical_ran)
     worker = Worker(
         seen=MemoryCache(),
         bus=bus,
         blobs=blobs,
         models={
-            AiModel.MOTION: BrightSpot(AiModel.MOTION, order),
-            AiModel.FIRE_SMOKE: BrightSpot(AiModel.FIRE_SMOKE, order),
+            AiModel.MOTION: held,
+            AiModel.FIRE_SMOKE: Releasing(AiModel.FIRE_SMOKE, order, critical_ran),
         },
     )
     await publish_jobs(bus, jobs(refs[0], [AiModel.MOTION]))
     await publish_jobs(bus, jobs(refs[1], [AiModel.MOTION]))
-    await publish_jobs(bus, jobs(refs[1], [AiModel.FIRE_SMOKE]))  # CRITICAL, published last
+
+    async def backlog_then_critical() -> None:
+        # The CRITICAL job is published only once the first standard job is running (held) and the
+        # second one waits: it must take the slot kept for it rather than queue behind them.
+        assert await asyncio.to_thread(held.holding.wait, 10)
+        await publish_jobs(bus, jobs(refs[1], [AiModel.FIRE_SMOKE]))
+
+    publisher = asyncio.create_task(backlog_then_critical())
     await run_until(worker, lambda: len(order) == 3)
-    assert order[0][0] is AiModel.FIRE_SMOKE or order[1][0] is AiModel.FIRE_SMOKE
-    assert order.index((AiModel.FIRE_SMOKE, 1)) < order.index((AiModel.MOTION, 1))
+    await publisher
+    assert order == [(AiModel.MOTION, 0), (AiModel.FIRE_SMOKE, 1), (AiModel.MOTION, 1)]
 
 
 async def test_jobs_for_models_hosted_elsewhere_are_skipped_without_decoding(plant):
