@@ -21,7 +21,12 @@ the scene's there) and either dense or thin smoke. *Dense*: brighter than the ba
 person walking in front adds it) — over a flat background brighter and grey is enough. *Thin*
 (light smoke over light ground hardly brightens it): not darker, texture down by `smoke_min_veil`,
 and the ground's detail pattern still seen through it (correlation ≥ `smoke_min_see_through`: a
-veil keeps the pattern, fainter; a coat in front replaces it). Where the picture clips at white,
+veil keeps the pattern, fainter; a coat in front replaces it). *Faint* (thin smoke over weakly
+patterned ground, where noise swamps the texture ratio): brighter by `smoke_min_faint_change`, the
+ground's pattern seen (correlation ≥ `smoke_min_faint_see_through`) scaled down by a least-squares
+transmission at least `smoke_min_faint_veil` below the whole view's (noise does not bias the fit;
+sunlight scales the pattern up; fog lowers it everywhere alike), filling `smoke_min_faint_cover` of
+its surroundings (a veil is a sheet, not specks). Where the picture clips at white,
 detail is lost to exposure and counts for nothing. It must be smoke-like in `min_colour_share` of
 the window and drift (brightness varies by `smoke_min_motion`); a change that holds still for a
 window is a ghost or a new normal and joins the background.
@@ -63,6 +68,7 @@ _WORK = (160, 120)  # analysis size (w, h)
 _FINE = (2 * _WORK[0], 2 * _WORK[1])  # where fine detail is measured
 _LUMA = np.asarray([0.299, 0.587, 0.114], np.float32)
 _TEXTURED = 1.5  # background fine texture (grey levels) below which ground counts as flat
+_PATTERNED = 0.8  # background fine texture (grey levels) from which its pattern can still be fitted through a veil
 _CLIPPED = 245.0  # a pixel this bright is at the sensor's ceiling, where detail is lost to exposure
 
 
@@ -137,6 +143,33 @@ class FireSmokeConfig(ModelConfig):
         le=1.0,
         description="Least correlation of the fine detail with the background's for thin smoke: a veil keeps "
         "the ground's pattern visible, fainter; a person or a coat in front replaces it.",
+    )
+    smoke_min_faint_veil: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="Least drop of the ground pattern's transmission (below the whole view's) that, with slight "
+        "brightening, makes a grey pixel faint smoke (thin smoke over weakly patterned ground).",
+    )
+    smoke_min_faint_change: float = Field(
+        2.0,
+        ge=0.0,
+        le=255.0,
+        description="Least brightening (0..255) of a faint smoke pixel: a veil adds scattered light.",
+    )
+    smoke_min_faint_see_through: float = Field(
+        0.5,
+        ge=-1.0,
+        le=1.0,
+        description="Least correlation of the fine detail with the background's for faint smoke (the ground's "
+        "pattern, fainter, is what is seen).",
+    )
+    smoke_min_faint_cover: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Least share of the 5×5 pixels round a faint smoke pixel that are faint smoke too (a veil is "
+        "a sheet; noise, compression and ghosts leave scattered specks).",
     )
     haze_max_veil: float = Field(
         0.1,
@@ -367,9 +400,25 @@ class FireSmoke(AnalyticsModel[FireSmokeConfig]):
         dense = (delta >= cfg.smoke_min_change) & (veiled | ~textured)
         # Light smoke over light ground hardly brightens it, but it veils the ground's detail deeply
         # while the pattern stays visible through it (a person or a grey coat in front replaces it).
-        see_through = _similarity(detail, bg_detail) >= cfg.smoke_min_see_through
+        similarity, transmission = _veil(detail, bg_detail)
+        see_through = similarity >= cfg.smoke_min_see_through
         thin = (drop >= cfg.smoke_min_veil) & see_through & (delta > -cfg.smoke_min_change)
-        smoke: np.ndarray = grey & (dense | thin)
+        # Faint smoke (thin smoke over weakly patterned ground, where the texture ratio is lost in noise): the
+        # pattern seen through it is the ground's, scaled down (transmission < 1, a least-squares fit that noise
+        # does not bias), with light added (brighter). Sunlight scales it up; a coat replaces it; fog veils the
+        # whole view alike, so only a veil clearly deeper than the view's counts.
+        view_transmission = float(np.median(transmission[textured])) if textured.any() else 1.0
+        patterned = (bg_texture >= _PATTERNED) & (small.max(axis=2) < _CLIPPED)
+        faint = (
+            patterned
+            & (transmission <= min(1.0, view_transmission) - cfg.smoke_min_faint_veil)
+            & (similarity >= cfg.smoke_min_faint_see_through)
+            & (delta >= cfg.smoke_min_faint_change)
+        )
+        # A veil is a sheet: faint pixels count where they fill their surroundings, not as the scattered
+        # specks that compression, noise and ghosts of people leave along edges.
+        faint &= cv2.blur(faint.astype(np.float32), (5, 5)) >= cfg.smoke_min_faint_cover
+        smoke: np.ndarray = grey & (dense | thin | faint)
         changed = (np.abs(delta) >= cfg.smoke_min_change) | veiled
         state.changed = changed
         if cfg.background_rate > 0:  # follow the scene where it has not changed
@@ -460,15 +509,20 @@ def _texture(detail: np.ndarray) -> np.ndarray:
     return cv2.resize(cv2.blur(np.abs(detail), (5, 5)), _WORK, interpolation=cv2.INTER_AREA)
 
 
-def _similarity(detail: np.ndarray, bg_detail: np.ndarray) -> np.ndarray:
-    """Normalised correlation of the detail with the background's over 5×5 fine pixels, at work size.
+def _veil(detail: np.ndarray, bg_detail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Similarity and transmission of the detail against the background's over 5×5 fine pixels, at work size.
 
-    Near 1 where the same pattern is still seen, whatever its strength (through a veil); near 0
-    where something else is in front.
+    Similarity is their normalised correlation: near 1 where the same pattern is still seen, whatever
+    its strength (through a veil); near 0 where something else is in front. Transmission is the
+    least-squares factor the background's pattern is seen scaled by (detail ≈ t · background detail):
+    below 1 behind a veil, about 1 where nothing changed, above 1 under brighter light. Unlike the
+    texture ratio it is not raised by sensor noise, which does not correlate with the ground's pattern.
     """
-    both = cv2.blur(detail * bg_detail, (5, 5))
-    power = cv2.blur(detail * detail, (5, 5)) * cv2.blur(bg_detail * bg_detail, (5, 5))
-    return cv2.resize(both / np.sqrt(np.maximum(power, 1e-6)), _WORK, interpolation=cv2.INTER_AREA)
+    both = cv2.resize(cv2.blur(detail * bg_detail, (5, 5)), _WORK, interpolation=cv2.INTER_AREA)
+    own = cv2.resize(cv2.blur(detail * detail, (5, 5)), _WORK, interpolation=cv2.INTER_AREA)
+    ground = cv2.resize(cv2.blur(bg_detail * bg_detail, (5, 5)), _WORK, interpolation=cv2.INTER_AREA)
+    similarity = both / np.sqrt(np.maximum(own * ground, 1e-6))
+    return similarity, both / np.maximum(ground, 1e-3)
 
 
 def _to_fine(mask: np.ndarray) -> np.ndarray:
