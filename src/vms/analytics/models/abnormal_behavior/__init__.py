@@ -19,8 +19,11 @@ and a far person walking alike measure alike, without calibrating the camera:
 
 The camera's state (tracker, histories, baseline) is kept per camera under the plugin's camera
 lock. Each behaviour of a track is reported once per segment (object class "loitering",
-"running" or "erratic", with the track id). Tracker id switches restart a dwell, so loitering is
-reported late rather than early. Measured accuracy: docs/analytics.md.
+"running" or "erratic", with the track id). The tracker switches ids when a person turns back or
+crosses someone; so that this does not restart a dwell, a new track that starts right where a
+track was just lost (within `dwell_carry_s`, `dwell_carry_heights`, a similar size) and looks
+like the person whose dwell it was (colour histogram, `dwell_carry_similarity`) continues that
+dwell. Measured accuracy: docs/analytics.md.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ from vms.media.normalize import NormalizedClip
 
 Behavior = Literal["loitering", "running", "erratic"]
 BEHAVIORS: list[Behavior] = ["loitering", "running", "erratic"]
+# A new track continues a lost one's dwell only if their box heights differ by less than this
+# factor: a person does not change size much within a second, two people at one spot may.
+_CARRY_SIZE_RATIO = 1.5
 
 
 class AbnormalBehaviorConfig(ModelConfig, PersonDetectorOptions):
@@ -94,12 +100,35 @@ class AbnormalBehaviorConfig(ModelConfig, PersonDetectorOptions):
     gap_reset_s: float = Field(
         30.0, ge=1.0, le=3600.0, description="A gap between segments longer than this restarts the tracker."
     )
+    dwell_carry_s: float = Field(
+        1.0,
+        ge=0.0,
+        le=5.0,
+        description="A new track that starts this soon after another was last seen (and near it) continues its "
+        "dwell; 0 turns the carry-over off.",
+    )
+    dwell_carry_similarity: float = Field(
+        0.9,
+        ge=0.0,
+        le=1.0,
+        description="How alike (Bhattacharyya coefficient of colour histograms, 1 = same) a new track must look to "
+        "the person whose dwell it would continue.",
+    )
+    dwell_carry_heights: float = Field(
+        0.5,
+        ge=0.0,
+        le=2.0,
+        description="How far, in body heights, a new track may start from where a lost one was last seen "
+        "and still continue its dwell.",
+    )
 
 
 @dataclass
 class _TrackState:
     points: deque[tuple[datetime, float, float, float]] = field(default_factory=lambda: deque(maxlen=400))
     in_zone_since: datetime | None = None
+    look: np.ndarray | None = None  # colours of the person whose dwell this is (their first sighting)
+    handed_on: bool = False  # its dwell went on to a new track (see _carry_dwell): at most once
     fast_steps: int = 0
     last_sample: datetime | None = None
     reported: dict[str, int] = field(default_factory=dict)  # behaviour → segment it was last reported in
@@ -109,6 +138,7 @@ class _TrackState:
 class _CameraState:
     tracker: Tracker
     tracks: dict[str, _TrackState] = field(default_factory=dict)
+    gone: dict[str, _TrackState] = field(default_factory=dict)  # ended tracks that may still hand on their dwell
     baseline: deque[float] = field(default_factory=deque)
     last_time: datetime | None = None
 
@@ -133,6 +163,23 @@ def turning_rate(points: list[tuple[float, float, float, float]], min_move: floa
     turns = [abs((b - a + math.pi) % (2 * math.pi) - math.pi) for a, b in itertools.pairwise(headings)]
     span = points[-1][0] - points[0][0]
     return math.degrees(sum(turns)) / span if span > 0 else None
+
+
+def colours(frame: np.ndarray, box: Box) -> np.ndarray:
+    """Normalised 4×4×4 RGB histogram of the middle of a person's box (the clothes, little background)."""
+    height, width = frame.shape[:2]
+    x0, x1 = int((box.x + box.w * 0.25) * width), math.ceil((box.x + box.w * 0.75) * width)
+    y0, y1 = int((box.y + box.h * 0.15) * height), math.ceil((box.y + box.h * 0.85) * height)
+    crop = frame[max(y0, 0) : min(y1, height), max(x0, 0) : min(x1, width), :3].reshape(-1, 3).astype(np.int64) // 64
+    counts = np.bincount(crop[:, 0] * 16 + crop[:, 1] * 4 + crop[:, 2], minlength=64).astype(np.float64)
+    return counts / max(counts.sum(), 1.0)
+
+
+def similarity(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """Bhattacharyya coefficient of two colour histograms: 1 for the same colours, 0 for none shared."""
+    if a is None or b is None:
+        return 0.0
+    return float(np.sqrt(a * b).sum())
 
 
 @register
@@ -180,18 +227,76 @@ class AbnormalBehavior(AnalyticsModel[AbnormalBehaviorConfig]):
         out: list[Detection] = []
         for index, boxes in zip(steps, found, strict=True):
             at = clip.timestamps[index]
-            for track in state.tracker.update([b for b in boxes if b.label == "person"]):
-                box = track.as_box()
-                ts = state.tracks.setdefault(track.id, _TrackState())
+            seen = [(t.id, t.as_box()) for t in state.tracker.update([b for b in boxes if b.label == "person"])]
+            new = [track_id for track_id, _ in seen if track_id not in state.tracks]
+            for track_id, box in seen:
+                ts = state.tracks.setdefault(track_id, _TrackState())
                 ts.points.append((at, box.foot[0] * width, box.foot[1] * height, box.h * height))
+                if ts.look is None:
+                    ts.look = colours(clip.frames[index], box)
+            self._carry_dwell(state, new, {track_id for track_id, _ in seen}, at)
+            for track_id, box in seen:
+                ts = state.tracks[track_id]
                 for behavior, value in self._judge(state, ts, box, at):
                     if behavior in cfg.behaviors and ts.reported.get(behavior) != segment_sequence:
                         ts.reported[behavior] = segment_sequence
-                        out.append(self._detection(behavior, value, box, track.id, camera_id, segment_sequence, at))
+                        out.append(self._detection(behavior, value, box, track_id, camera_id, segment_sequence, at))
             live = {t.id for t in state.tracker.tracks}
+            state.gone.update({k: v for k, v in state.tracks.items() if k not in live})
             state.tracks = {k: v for k, v in state.tracks.items() if k in live}
+            # An ended track can hand on its dwell only for dwell_carry_s after it was last seen.
+            state.gone = {
+                k: v
+                for k, v in state.gone.items()
+                if not v.handed_on and (at - v.points[-1][0]).total_seconds() <= cfg.dwell_carry_s
+            }
         state.last_time = clip.timestamps[-1]
         return out
+
+    def _carry_dwell(self, state: _CameraState, new: list[str], matched: set[str], at: datetime) -> None:
+        """Let new tracks continue the dwell of tracks lost just before, where they were lost.
+
+        The tracker switches ids when a person turns back (the velocity points the other way) or
+        crosses someone, and a dwell kept per track would restart each time. A new track that
+        starts within `dwell_carry_s` of a track's last sighting, within `dwell_carry_heights` body
+        heights of it, of a similar size and whose colours match those of the person the dwell
+        began with (`dwell_carry_similarity`) is taken as the same person: it inherits the earlier
+        zone entry and that first look. Comparing with the first look, not the lost track's last,
+        keeps a dwell from passing to someone else when the tracker swapped two crossing people
+        before losing them. The bounds are tight so that two people passing the same spot one after
+        the other are not summed, and each lost track hands on its dwell once (nearest pair first).
+        """
+        cfg = self.config
+        if not new or cfg.dwell_carry_s <= 0:
+            return
+        donors = [
+            v
+            for k, v in itertools.chain(state.tracks.items(), state.gone.items())
+            if k not in matched and not v.handed_on and v.in_zone_since is not None and v.points
+        ]
+        pairs: list[tuple[float, int, int]] = []
+        for ni, track_id in enumerate(new):
+            _, x, y, h = state.tracks[track_id].points[-1]
+            for di, donor in enumerate(donors):
+                then, dx, dy, dh = donor.points[-1]
+                gap = (at - then).total_seconds()
+                if not 0 < gap <= cfg.dwell_carry_s or max(h, dh) > _CARRY_SIZE_RATIO * max(min(h, dh), 1.0):
+                    continue
+                distance = math.hypot(x - dx, y - dy) / max(h, dh, 1.0)
+                if (
+                    distance <= cfg.dwell_carry_heights
+                    and similarity(state.tracks[track_id].look, donor.look) >= cfg.dwell_carry_similarity
+                ):
+                    pairs.append((distance, ni, di))
+        taken: set[int] = set()
+        for _, ni, di in sorted(pairs):
+            heir = state.tracks[new[ni]]
+            if ni in taken or donors[di].handed_on:
+                continue
+            taken.add(ni)
+            donors[di].handed_on = True
+            heir.in_zone_since = donors[di].in_zone_since
+            heir.look = donors[di].look
 
     def _judge(self, state: _CameraState, ts: _TrackState, box: Box, at: datetime) -> list[tuple[str, float]]:
         """The behaviours this track shows now, each with its measure (seconds, body heights/s, degrees/s)."""
