@@ -152,7 +152,13 @@ class Segmenter:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.timing.live = "://" in source and not source.startswith("file:")
         current: _Open | None = None
-        with av.open(source, options=options or {}, timeout=(open_timeout_s, read_timeout_s)) as container:
+        options = dict(options or {})
+        if self.timing.live:
+            # Reads time out in FFmpeg's own socket layer (microseconds), not through PyAV's read
+            # timeout: PyAV's interrupt callback takes the GIL each time FFmpeg polls it — many times
+            # per packet — which cost more CPU than the whole remux with eight cameras (bench/ingest.py).
+            options.setdefault("timeout", str(int(read_timeout_s * 1_000_000)))
+        with av.open(source, options=options, timeout=(open_timeout_s, None)) as container:
             stream = container.streams.video[0]
             time_base = stream.time_base or Fraction(1, 90_000)
             ctx = stream.codec_context
