@@ -21,10 +21,13 @@ test: install web test-web ## Start the real engines and run the whole test suit
 	scripts/web-prereqs chromium
 	$(UV) run ruff check src tests bench
 	$(UV) run mypy
-	set -a && eval "$$(scripts/services up)" && set +a && $(UV) run pytest
+	set -a && eval "$$(scripts/services up)" && set +a && \
+	  $(UV) run pytest tests/contract tests/integration tests/e2e; serial=$$?; \
+	  $(UV) run pytest -n 2 --dist loadfile tests/unit; unit=$$?; \
+	  exit $$(( serial || unit ))
 
 test-fast: install ## Unit tests only, no engines
-	$(UV) run pytest tests/unit
+	$(UV) run pytest -n 2 --dist loadfile tests/unit
 
 bench: install ## Benchmarks (each prints one JSON line of figures)
 	@for b in bench/*.py; do case $$b in */http_load.py|*/api_latency_server.py|*/__init__.py) continue;; esac; \
