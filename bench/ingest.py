@@ -8,16 +8,19 @@ one run compare):
 - remux: one StreamIngest per camera in this process (reader + segmenter threads, the event loop,
   the supervisor), closed segments just deleted — the same work as the bare remux;
 - indexed: the same, each closed segment moved into the filesystem blob store and indexed in
-  SQLite through the unit of work, as the ingest role does.
+  SQLite through the unit of work, as the ingest role does;
+- sharded: the remux with the cameras split over `--processes` child processes (default 2), as
+  `VMS_INGEST__PROCESSES` splits them over `vms role ingest --shard I/N` children.
 
 Figures:
 - `bare_cpu_per_cam`, `remux_cpu_per_cam`, `indexed_cpu_per_cam`: CPU seconds per camera per second
   of video (user + system);
-- `remux_vs_bare` (goal ≤ 1.2), `indexed_vs_bare`; `cams_per_core`: 1 ÷ indexed_cpu_per_cam (goal ≥ 40);
+- `remux_vs_bare` (goal ≤ 1.2), `indexed_vs_bare`, `sharded_vs_bare`; `cams_per_core`: 1 ÷
+  indexed_cpu_per_cam (goal ≥ 40);
 - `indexed_p50_ms` (median of rounds), `indexed_p99_ms` (worst round): segment closed (its file's
   last write) → index row committed (goal p99 < 200 ms).
 
-    uv run python bench/ingest.py [--cameras 8] [--seconds 20] [--rounds 2]
+    uv run python bench/ingest.py [--cameras 8] [--seconds 20] [--rounds 2] [--processes 2]
 
 Needs the camera simulator: VMS_TEST_RTSP_BASE, else `scripts/services up cameras` is run.
 """
@@ -127,6 +130,40 @@ async def ours(
     }
 
 
+async def remux_forever(url: str, cameras: int, work: Path) -> None:
+    """A sharded phase's child: `cameras` StreamIngests of `url`, closed segments deleted, until killed."""
+
+    async def drop(info: SegmentInfo) -> None:
+        info.path.unlink()
+
+    ingests = [
+        StreamIngest(url=url, work_dir=work / f"cam{i}", on_segment=drop, backoff=Backoff(base_s=0.2, cap_s=1))
+        for i in range(cameras)
+    ]
+    await asyncio.gather(*(i.run() for i in ingests))
+
+
+def sharded(urls: list[str], seconds: float, work: Path, processes: int) -> float:
+    """CPU seconds per camera per second of our remux with the cameras split over `processes` children."""
+    shares = [len(urls) // processes + (1 if i < len(urls) % processes else 0) for i in range(processes)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--child", urls[0], "--cameras", str(n), "--work", str(work / f"shard{i}")]
+        )
+        for i, n in enumerate(shares)
+        if n
+    ]
+    time.sleep(3.0)
+    start, t0 = sum(cpu_of(p.pid) for p in procs), time.monotonic()
+    time.sleep(seconds)
+    used, elapsed = sum(cpu_of(p.pid) for p in procs) - start, time.monotonic() - t0
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait(10)
+    return used / elapsed / len(urls)
+
+
 def bare(urls: list[str], seconds: float, work: Path) -> float:
     """CPU seconds per camera per second of a bare ffmpeg segmenting remux of the same streams."""
     procs = []
@@ -155,8 +192,14 @@ async def main() -> None:
     parser.add_argument("--cameras", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--processes", type=int, default=2, help="Child processes of the sharded phase.")
+    parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)  # a sharded phase's child
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logs.configure(level="WARNING")
+    if args.child:
+        await remux_forever(args.child, args.cameras, args.work)
+        return
     urls = [f"{simulator_base()}/cam1"] * args.cameras  # one go2rtc session each, like N cameras
     work = Path(tempfile.mkdtemp(prefix="vms-bench-ingest-"))
     settings = make_settings(work, f"sqlite+aiosqlite:///{work}/vms.db")
@@ -164,9 +207,10 @@ async def main() -> None:
     container = build_container(settings)
     try:
         tenant = (await factories.customer(container)).id
-        bares, remuxes, indexed = [], [], []
+        bares, remuxes, indexed, shards = [], [], [], []
         for r in range(args.rounds):
             bares.append(await asyncio.to_thread(bare, urls, args.seconds, work / f"bare{r}"))
+            shards.append(await asyncio.to_thread(sharded, urls, args.seconds, work / f"sharded{r}", args.processes))
             remuxes.append(await ours(container, tenant, urls, args.seconds, work / f"remux{r}", index=False))
             indexed.append(await ours(container, tenant, urls, args.seconds, work / f"indexed{r}", index=True))
         baseline = statistics.median(bares)
@@ -187,6 +231,9 @@ async def main() -> None:
         "indexed_cpu_per_cam": round(mine["cpu_per_cam"], 5),
         "remux_vs_bare": round(remux["cpu_per_cam"] / baseline, 3) if baseline else None,
         "indexed_vs_bare": round(mine["cpu_per_cam"] / baseline, 3) if baseline else None,
+        "processes": args.processes,
+        "sharded_cpu_per_cam": round(statistics.median(shards), 5),
+        "sharded_vs_bare": round(statistics.median(shards) / baseline, 3) if baseline else None,
         "cams_per_core": round(1 / mine["cpu_per_cam"], 1) if mine["cpu_per_cam"] else None,
         "segments_indexed": sum(r["segments"] for r in indexed),
         "indexed_p50_ms": round(mine["p50_ms"], 1),

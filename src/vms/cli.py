@@ -63,16 +63,22 @@ def serve() -> None:
             # retention, ticket sync, the watchdog) in this process, and the analytics worker as a
             # supervised child process; when the API stops (Ctrl+C), everything stops with it.
             roles: dict[str, Any] = {
-                "ingest": IngestRole(container),
                 "events": EventsRole(container),
                 "retention": RetentionRole(container),
                 "tickets": TicketSync(container),
             }
             if settings.watchdog.enabled:
                 roles["watchdog"] = WatchdogRole(container)
+            shards = settings.ingest.processes
+            if shards == 1:
+                roles["ingest"] = IngestRole(container)
             # Each role beats on its own: one that crashes stops beating while the API lives on.
             background = [asyncio.create_task(_beating_role(container, name, role)) for name, role in roles.items()]
             background.append(asyncio.create_task(supervise(["role", "worker", "--models", "all"], name="worker")))
+            # Several ingest processes: each records its share of the cameras (VMS_INGEST__PROCESSES).
+            for i in range(shards if shards > 1 else 0):
+                child = ["role", "ingest", "--shard", f"{i}/{shards}"]
+                background.append(asyncio.create_task(supervise(child, name=f"ingest {i}/{shards}")))
             try:
                 await api.serve(container, banner="\n".join(lines))
             finally:
@@ -134,11 +140,19 @@ def _run_background_role(name: str, make_role: Any) -> None:
 
 
 @role_app.command("ingest")
-def role_ingest() -> None:
-    """Record every enabled camera and publish its AI jobs."""
-    from vms.roles.ingest import IngestRole
+def role_ingest(
+    shard: Annotated[
+        str, typer.Option(help="I/N: record only the cameras whose id modulo N is I (N ingest processes share them).")
+    ] = "0/1",
+) -> None:
+    """Record every enabled camera (or this shard's share) and publish its AI jobs."""
+    from vms.roles.ingest import IngestRole, Shard
 
-    _run_background_role("ingest", IngestRole)
+    try:
+        share = Shard.parse(shard)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--shard") from exc
+    _run_background_role("ingest", lambda container: IngestRole(container, shard=share))
 
 
 @role_app.command("worker")

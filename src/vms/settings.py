@@ -328,6 +328,20 @@ class EdgeSettings(BaseModel):
         return self
 
 
+class IngestSettings(BaseModel):
+    """How the single box runs camera ingest (roles.ingest)."""
+
+    processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Ingest processes `vms serve` runs. 1: ingest inside the serving process. More: that many "
+        "supervised `vms role ingest --shard I/N` children, each recording its share of the cameras (by camera id): "
+        "a crash costs one share, not every camera, and the readers stop contending for one interpreter "
+        "(docs/recording.md has the figures). About one per core on a busy edge.",
+    )
+
+
 class WatchdogSettings(BaseModel):
     """The watchdog: what counts as an incident (requirements §9) and how often it looks."""
 
@@ -419,6 +433,7 @@ class Settings(BaseSettings):
     inference: InferenceSettings = InferenceSettings()  # VMS_INFERENCE__USE_CUDA=false
     edge: EdgeSettings = EdgeSettings()  # VMS_EDGE__CLOUD_URL=https://cloud… makes this server an edge
     watchdog: WatchdogSettings = WatchdogSettings()  # VMS_WATCHDOG__CAMERA_GRACE_S=300
+    ingest: IngestSettings = IngestSettings()  # VMS_INGEST__PROCESSES=2
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:

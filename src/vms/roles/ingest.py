@@ -1,13 +1,14 @@
 """The ingest role: keep every enabled camera's streams flowing into recorded segments and jobs.
 
-Every `refresh_s` it reads the cameras to ingest (all customers: this role serves the whole edge
-or shard) and starts or stops one supervisor per stream, and re-reads each camera's recording
-policy and model requirements. Each closed segment is stored and indexed with the recording mode's
-keep decision (media.recording), then the job maker turns it into VideoJobs for the models that run
-on that stream. After that, off the segment's path: motion analysis for cameras recording on
-motion (on the sub stream when it is ingested), and the degradation check of the stream against its
-models' requirements (media.degradation). The role also consumes `events` (one group shared by all
-ingest instances) to keep the video around events of cameras recording on events.
+Every `refresh_s` it reads the cameras to ingest (all customers: this role serves the whole edge, or
+its shard of the cameras — `Shard`, `vms role ingest --shard I/N`) and starts or stops one
+supervisor per stream, and re-reads each camera's recording policy and model requirements. Each
+closed segment is stored and indexed with the recording mode's keep decision (media.recording), then
+the job maker turns it into VideoJobs for the models that run on that stream. After that, off the
+segment's path: motion analysis for cameras recording on motion (on the sub stream when it is
+ingested), and the degradation check of the stream against its models' requirements
+(media.degradation). The role also consumes `events` (one group shared by all ingest instances) to
+keep the video around events of cameras recording on events.
 
 The main stream's health goes to the camera row (media.camera_health: status and reason on change,
 last frame in batches); when it returns after an outage, the outage is offered for SD-card backfill
@@ -62,6 +63,36 @@ EVENTS_GROUP = "recording"  # all ingest instances share it: each event is kept 
 MOTION_BACKLOG = 3  # segments waiting for motion analysis per camera before new ones are kept unanalysed
 
 
+@dataclass(frozen=True)
+class Shard:
+    """The share of the cameras one ingest process records: those whose id modulo `count` is `index`.
+
+    >>> Shard.parse("1/4").owns(camera_id)
+    """
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index}/{self.count}: the index must be 0..{self.count - 1}")
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """`I/N` (0-based I), as `vms role ingest --shard` takes it."""
+        index, sep, count = text.partition("/")
+        if not sep or not index.strip().isdigit() or not count.strip().isdigit():
+            raise ValueError(f"shard {text!r}: expected I/N, e.g. 0/2")
+        return cls(int(index), int(count))
+
+    def owns(self, camera_id: uuid.UUID) -> bool:
+        """Whether this shard records the camera."""
+        return camera_id.int % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
 @dataclass
 class _Running:
     target: IngestTarget
@@ -82,8 +113,11 @@ class IngestRole:
         realtime_files: bool = True,
         backoff: Backoff | None = None,
         health_flush_s: float = 60.0,
+        shard: Shard | None = None,
     ) -> None:
         self.container = container
+        self.shard = shard or Shard()
+        self.heartbeat_detail = f"shard {self.shard}" if self.shard.count > 1 else ""
         self.refresh_s = refresh_s
         self.realtime_files = realtime_files
         self.backoff = backoff or Backoff()
@@ -158,6 +192,7 @@ class IngestRole:
         """Start supervisors for new or changed streams, stop those no longer wanted."""
         async with self.container.unit_of_work(TenantScope.platform(), ACTOR) as uow:
             targets = await cameras.ingest_targets(uow=uow, secrets=self.container.identity.secrets)
+        targets = [t for t in targets if self.shard.owns(t.camera_id)]
         wanted = {(t.camera_id, stream): (t, url) for t in targets for stream, url in t.streams.items()}
         for key, running in list(self.running.items()):
             target_url = wanted.get(key)
