@@ -140,6 +140,7 @@ async def remux_forever(url: str, cameras: int, work: Path) -> None:
         StreamIngest(url=url, work_dir=work / f"cam{i}", on_segment=drop, backoff=Backoff(base_s=0.2, cap_s=1))
         for i in range(cameras)
     ]
+    print("started", flush=True)  # the parent measures from here on: the imports cost seconds of CPU
     await asyncio.gather(*(i.run() for i in ingests))
 
 
@@ -148,11 +149,14 @@ def sharded(urls: list[str], seconds: float, work: Path, processes: int) -> floa
     shares = [len(urls) // processes + (1 if i < len(urls) % processes else 0) for i in range(processes)]
     procs = [
         subprocess.Popen(
-            [sys.executable, __file__, "--child", urls[0], "--cameras", str(n), "--work", str(work / f"shard{i}")]
+            [sys.executable, __file__, "--child", urls[0], "--cameras", str(n), "--work", str(work / f"shard{i}")],
+            stdout=subprocess.PIPE,
         )
         for i, n in enumerate(shares)
         if n
     ]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == b"started", "a sharded child did not start"
     time.sleep(3.0)
     start, t0 = sum(cpu_of(p.pid) for p in procs), time.monotonic()
     time.sleep(seconds)
