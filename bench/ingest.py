@@ -47,6 +47,7 @@ from tests.conftest import make_settings
 
 from vms import logs, migrations
 from vms.bootstrap import Container, build_container
+from vms.kernel.ids import TenantId
 from vms.kernel.tenancy import TenantScope
 from vms.media import service as media
 from vms.media.ingest import Backoff, StreamIngest
@@ -95,7 +96,7 @@ async def ours(
                 segments += 1
                 return
             closed = info.path.stat().st_mtime  # the segment's last write: when it was closed
-            async with container.unit_of_work(TenantScope.of(tenant), Actor.system("ingest")) as uow:
+            async with container.unit_of_work(TenantScope.of(TenantId(tenant)), Actor.system("ingest")) as uow:
                 await media.record_segment(
                     uow=uow, blobs=container.blobs, tenant_id=tenant, camera_id=camera_id, stream="main", info=info
                 )
@@ -157,15 +158,7 @@ def sharded(urls: list[str], seconds: float, work: Path, processes: int) -> floa
     ]
     for p in procs:
         assert p.stdout is not None and p.stdout.readline().strip() == b"started", "a sharded child did not start"
-    time.sleep(3.0)
-    start, t0 = sum(cpu_of(p.pid) for p in procs), time.monotonic()
-    time.sleep(seconds)
-    used, elapsed = sum(cpu_of(p.pid) for p in procs) - start, time.monotonic() - t0
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        p.wait(10)
-    return used / elapsed / len(urls)
+    return per_camera(procs, seconds, len(urls))
 
 
 def bare(urls: list[str], seconds: float, work: Path) -> float:
@@ -180,6 +173,11 @@ def bare(urls: list[str], seconds: float, work: Path) -> float:
             str(out / "%05d.mp4"),
         ]  # fmt: skip
         procs.append(subprocess.Popen(command))
+    return per_camera(procs, seconds, len(urls))
+
+
+def per_camera(procs: list[subprocess.Popen[bytes]], seconds: float, cameras: int) -> float:
+    """CPU seconds per camera per second the running `procs` use over `seconds` after a 3 s warm-up; stops them."""
     time.sleep(3.0)
     start, t0 = sum(cpu_of(p.pid) for p in procs), time.monotonic()
     time.sleep(seconds)
@@ -188,7 +186,7 @@ def bare(urls: list[str], seconds: float, work: Path) -> float:
         p.terminate()
     for p in procs:
         p.wait(10)
-    return used / elapsed / len(urls)
+    return used / elapsed / cameras
 
 
 async def main() -> None:
