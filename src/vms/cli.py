@@ -52,7 +52,7 @@ def serve() -> None:
             url = f"http://{settings.api.host}:{settings.api.port}"
             lines = [f"VMS Platform is starting on {url}  (API docs: {url}/docs)"]
             if created:
-                lines.append("First run: these accounts were created (also in .data/first-sign-in.txt):")
+                lines.append(f"First run: these accounts were created (also in {settings.data_dir}/first-sign-in.txt):")
                 lines += [f"  {c.label:<20} {c.email:<22} password: {c.password}" for c in created]
             else:
                 lines.append(
@@ -75,10 +75,10 @@ def serve() -> None:
             # Each role beats on its own: one that crashes stops beating while the API lives on.
             background = [asyncio.create_task(_beating_role(container, name, role)) for name, role in roles.items()]
             background.append(asyncio.create_task(supervise(["role", "worker", "--models", "all"], name="worker")))
-            # Several ingest processes: each records its share of the cameras (VMS_INGEST__PROCESSES).
-            for i in range(shards if shards > 1 else 0):
-                child = ["role", "ingest", "--shard", f"{i}/{shards}"]
-                background.append(asyncio.create_task(supervise(child, name=f"ingest {i}/{shards}")))
+            if shards > 1:  # supervised ingest processes, each recording its share of the cameras
+                for i in range(shards):
+                    child = ["role", "ingest", "--shard", f"{i}/{shards}"]
+                    background.append(asyncio.create_task(supervise(child, name=f"ingest {i}/{shards}")))
             try:
                 await api.serve(container, banner="\n".join(lines))
             finally:
