@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from tests.fakes import ForgetfulCache
 from vms.adapters.bus.embedded import EmbeddedBus
 from vms.adapters.cache.memory import MemoryCache
 from vms.kernel.errors import ServiceUnavailable
@@ -242,20 +243,6 @@ async def test_a_stall_is_counted_and_logged_each_time_the_waiting_offsets_grow_
 
 # What `run_consumer` does with a message that did not finish: the commit rule end to end.
 QUICK = RetryPolicy(max_attempts=2, backoff_s=0.01)
-
-
-class ForgetfulCache(MemoryCache):
-    """The in-process cache, except that the next `failures` writes raise, as a Redis blip would."""
-
-    def __init__(self, *, failures: int) -> None:
-        super().__init__()
-        self.failures = failures
-
-    async def set(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
-        if self.failures:
-            self.failures -= 1
-            raise ServiceUnavailable("The cache is unreachable.")
-        await super().set(key, value, ttl_s=ttl_s)
 
 
 class DeadLettersLost:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.fakes import ForgetfulCache
 from tests.media import make_clip
 from vms.adapters.blobs.filesystem import FilesystemBlobStore
 from vms.adapters.bus.embedded import EmbeddedBus
@@ -403,20 +404,6 @@ async def test_a_publish_that_keeps_failing_dead_letters_the_job_and_the_worker_
     assert parked.headers["dead-letter-error"] == "ServiceUnavailable: The bus did not acknowledge the message."
     assert [d["segmentSequence"] for d in await detections(bus, 1)] == [refs[1].sequence]
     assert await bus.lag(worker.group, ["video-jobs-standard"]) == {"video-jobs-standard": 0}
-
-
-class ForgetfulCache(MemoryCache):
-    """The in-process cache, except that the next `failures` writes raise, as a Redis blip would."""
-
-    def __init__(self, *, failures: int) -> None:
-        super().__init__()
-        self.failures = failures
-
-    async def set(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
-        if self.failures:
-            self.failures -= 1
-            raise ServiceUnavailable("The cache is unreachable.")
-        await super().set(key, value, ttl_s=ttl_s)
 
 
 async def test_a_job_done_but_not_marked_seen_is_still_committed_and_so_are_later_ones(plant):

@@ -43,24 +43,32 @@ async def until(check, timeout_s: float = 10.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-async def test_segments_queued_during_an_outage_go_up_in_order_once_it_ends(container, tmp_path: Path):
-    local, cloud = FilesystemBlobStore(tmp_path / "local"), Outage(tmp_path / "cloud")
-    tenant = (await factories.customer(container)).id
-    camera = uuid.uuid4()
+async def recorded(container, tmp_path: Path, tenant, cameras: list[uuid.UUID], count: int, local) -> list:
+    """`count` indexed 5 s segments with contents of their own, one after the other in time, taking
+    `cameras` in turn; their files moved into `local`."""
     t0 = utcnow()
     rows = []
     async with container.unit_of_work(TenantScope.of(tenant), Actor.system("test")) as uow:
-        for i in range(5):
+        for i in range(count):
             path = tmp_path / f"in{i}.mp4"
             path.write_bytes(bytes([i]) * (1000 + i))
             start = t0 + timedelta(seconds=5 * i)
             info = SegmentInfo(path, i, start, start + timedelta(seconds=5), 50, 1000 + i, "h264", 320, 240, 1.0)
+            camera = cameras[i % len(cameras)]
             rows.append(
                 await media.record_segment(
                     uow=uow, blobs=local, tenant_id=tenant, camera_id=camera, stream="main", info=info
                 )
             )
         await uow.commit()
+    return rows
+
+
+async def test_segments_queued_during_an_outage_go_up_in_order_once_it_ends(container, tmp_path: Path):
+    local, cloud = FilesystemBlobStore(tmp_path / "local"), Outage(tmp_path / "cloud")
+    tenant = (await factories.customer(container)).id
+    camera = uuid.uuid4()
+    rows = await recorded(container, tmp_path, tenant, [camera], 5, local)
     await container.bus.ensure_topics(upload.UPLOAD_PARTITIONS)
     for row in rows:
         await upload.queue_upload(container.bus, row, unit_of_work=container.unit_of_work)
@@ -112,22 +120,8 @@ async def test_order_is_kept_per_camera(container, tmp_path: Path):
     local, cloud = FilesystemBlobStore(tmp_path / "local"), Recording(tmp_path / "cloud")
     tenant = (await factories.customer(container)).id
     cameras = [uuid.uuid4(), uuid.uuid4()]
-    t0 = utcnow()
-    queued: dict[uuid.UUID, list[str]] = {c: [] for c in cameras}
-    async with container.unit_of_work(TenantScope.of(tenant), Actor.system("test")) as uow:
-        rows = []
-        for i in range(8):
-            camera = cameras[i % 2]
-            path = tmp_path / f"in{i}.mp4"
-            path.write_bytes(b"v" * (100 + i))
-            start = t0 + timedelta(seconds=5 * i)
-            info = SegmentInfo(path, i, start, start + timedelta(seconds=5), 50, 100 + i, "h264", 320, 240, 1.0)
-            row = await media.record_segment(
-                uow=uow, blobs=local, tenant_id=tenant, camera_id=camera, stream="main", info=info
-            )
-            rows.append(row)
-            queued[camera].append(row.blob_key)
-        await uow.commit()
+    rows = await recorded(container, tmp_path, tenant, cameras, 8, local)
+    queued = {c: [r.blob_key for r in rows if r.camera_id == c] for c in cameras}
     await container.bus.ensure_topics(upload.UPLOAD_PARTITIONS)
     for row in rows:
         await upload.queue_upload(container.bus, row, unit_of_work=container.unit_of_work)
@@ -164,21 +158,7 @@ async def test_operations_see_the_backlog_and_customers_do_not(client, container
 
 async def test_a_request_the_bus_refuses_goes_through_the_outbox_and_still_reaches_the_queue(container, tmp_path: Path):
     tenant = (await factories.customer(container)).id
-    camera = uuid.uuid4()
-    path = tmp_path / "in.mp4"
-    path.write_bytes(b"v" * 300)
-    start = utcnow()
-    info = SegmentInfo(path, 0, start, start + timedelta(seconds=5), 50, 300, "h264", 320, 240, 1.0)
-    async with container.unit_of_work(TenantScope.of(tenant), Actor.system("test")) as uow:
-        row = await media.record_segment(
-            uow=uow,
-            blobs=FilesystemBlobStore(tmp_path / "local"),
-            tenant_id=tenant,
-            camera_id=camera,
-            stream="main",
-            info=info,
-        )
-        await uow.commit()
+    [row] = await recorded(container, tmp_path, tenant, [uuid.uuid4()], 1, FilesystemBlobStore(tmp_path / "local"))
     await container.bus.ensure_topics(upload.UPLOAD_PARTITIONS)
     publish = container.bus.publish
 
@@ -214,26 +194,7 @@ class UnreadableLocal(FilesystemBlobStore):
 
 async def test_a_segment_that_fails_on_its_own_is_set_aside_and_the_queue_moves_on(container, tmp_path: Path):
     tenant = (await factories.customer(container)).id
-    camera = uuid.uuid4()
-    t0 = utcnow()
-    rows = []
-    async with container.unit_of_work(TenantScope.of(tenant), Actor.system("test")) as uow:
-        for i in range(3):
-            path = tmp_path / f"in{i}.mp4"
-            path.write_bytes(bytes([i]) * 500)
-            start = t0 + timedelta(seconds=5 * i)
-            info = SegmentInfo(path, i, start, start + timedelta(seconds=5), 50, 500, "h264", 320, 240, 1.0)
-            rows.append(
-                await media.record_segment(
-                    uow=uow,
-                    blobs=FilesystemBlobStore(tmp_path / "local"),
-                    tenant_id=tenant,
-                    camera_id=camera,
-                    stream="main",
-                    info=info,
-                )
-            )
-        await uow.commit()
+    rows = await recorded(container, tmp_path, tenant, [uuid.uuid4()], 3, FilesystemBlobStore(tmp_path / "local"))
     local = UnreadableLocal(tmp_path / "local", bad={rows[0].blob_key})
     cloud = FilesystemBlobStore(tmp_path / "cloud")
     await container.bus.ensure_topics(upload.UPLOAD_PARTITIONS)
