@@ -180,6 +180,24 @@ async def camera(
     return read
 
 
+async def camera_overrides(
+    container: Container, *, tenant_id: uuid.UUID, camera_id: uuid.UUID, values: dict[str, Any], reason: str
+) -> None:
+    """Configuration overrides on one camera, set through the configuration service (audited, caches told)."""
+    from vms.config import service as config
+    from vms.config.nodes import NodeRef
+
+    async with container.unit_of_work(TenantScope.of(tenant_id), Actor.system("test")) as uow:  # type: ignore[arg-type]
+        await config.change_overrides(
+            uow=uow,
+            config_cache=container.config,
+            node=NodeRef.camera(tenant_id, camera_id),
+            values=values,
+            reason=reason,
+        )
+        await uow.commit()
+
+
 async def event(
     container: Container,
     *,

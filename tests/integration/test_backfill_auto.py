@@ -20,8 +20,6 @@ from tests.media import make_clip
 from tests.simulators.onvif_device import OnvifDeviceSimulator, SimRecording
 from tests.simulators.rtsp_faults import FaultyCamera
 from vms.cameras.devices import onvif  # noqa: F401 - importing registers the adapter
-from vms.config import service as config
-from vms.config.nodes import NodeRef
 from vms.kernel.clock import as_utc, utcnow
 from vms.kernel.tenancy import TenantScope
 from vms.media import service as media
@@ -43,6 +41,16 @@ async def runs_of(container, tenant_id, camera_id) -> list[BackfillRun]:
         return list((await uow.session.execute(stmt)).scalars())
 
 
+async def first_run_ended(container, tenant_id, camera_id) -> list[BackfillRun]:
+    """The camera's runs once the first has ended (done or failed), or as they are after 90 s."""
+    for _ in range(900):
+        runs = await runs_of(container, tenant_id, camera_id)
+        if runs and runs[0].status in ("done", "failed"):
+            break
+        await asyncio.sleep(0.1)
+    return runs
+
+
 async def test_a_returning_stream_fills_its_outage_from_the_sd_card_on_its_own(container):
     base = engine_url("VMS_TEST_RTSP_BASE")
     host, port = urlsplit(base).hostname, urlsplit(base).port
@@ -58,15 +66,13 @@ async def test_a_returning_stream_fills_its_outage_from_the_sd_card_on_its_own(c
             device={"kind": "onvif", "url": sim.device_url},
             auth={"method": "digest", "username": "admin", "password": "pw"},
         )
-        async with container.unit_of_work(TenantScope.of(customer.id), ACTOR) as uow:
-            await config.change_overrides(
-                uow=uow,
-                config_cache=container.config,
-                node=NodeRef.camera(customer.id, cam.id),
-                values={MIN_OUTAGE: 8},
-                reason="short outages count in this test",
-            )
-            await uow.commit()
+        await factories.camera_overrides(
+            container,
+            tenant_id=customer.id,
+            camera_id=cam.id,
+            values={MIN_OUTAGE: 8},
+            reason="short outages count in this test",
+        )
         role = IngestRole(container, refresh_s=60, backoff=Backoff(base_s=0.2, cap_s=0.5, auth_failed_s=0.5))
         task = asyncio.create_task(role.run())
         try:
@@ -82,11 +88,7 @@ async def test_a_returning_stream_fills_its_outage_from_the_sd_card_on_its_own(c
             await asyncio.sleep(15)
             assert await runs_of(container, customer.id, cam.id) == [], "no backfill while the camera is down"
             camera.mode = "pass"
-            for _ in range(900):
-                runs = await runs_of(container, customer.id, cam.id)
-                if runs and runs[0].status in ("done", "failed"):
-                    break
-                await asyncio.sleep(0.1)
+            runs = await first_run_ended(container, customer.id, cam.id)
             assert len(runs) == 1, runs
             run = runs[0]
             assert run.status == "done", run.error
@@ -130,14 +132,14 @@ async def test_a_restarted_role_fills_the_time_it_was_down_from_the_sd_card(cont
             device={"kind": "onvif", "url": sim.device_url},
             auth={"method": "digest", "username": "admin", "password": "pw"},
         )
+        await factories.camera_overrides(
+            container,
+            tenant_id=customer.id,
+            camera_id=cam.id,
+            values={MIN_OUTAGE: 15},  # the gap below is ~24 s; a quick restart's is a few seconds
+            reason="short outages count in this test",
+        )
         async with container.unit_of_work(TenantScope.of(customer.id), ACTOR) as uow:
-            await config.change_overrides(
-                uow=uow,
-                config_cache=container.config,
-                node=NodeRef.camera(customer.id, cam.id),
-                values={MIN_OUTAGE: 15},  # the gap below is ~24 s; a quick restart's is a few seconds
-                reason="short outages count in this test",
-            )
             clip = make_clip(tmp_path / "before.mp4", width=320, height=240, fps=10, seconds=6)
             before = []
             Segmenter(out_dir=tmp_path / "seg", clock=lambda: recorded_from, target_s=2).run(
@@ -153,11 +155,7 @@ async def test_a_restarted_role_fills_the_time_it_was_down_from_the_sd_card(cont
         role = IngestRole(container, refresh_s=60)
         task = asyncio.create_task(role.run())
         try:
-            for _ in range(900):
-                runs = await runs_of(container, customer.id, cam.id)
-                if runs and runs[0].status in ("done", "failed"):
-                    break
-                await asyncio.sleep(0.1)
+            runs = await first_run_ended(container, customer.id, cam.id)
             assert len(runs) == 1, runs
             run = runs[0]
             assert run.status == "done", run.error

@@ -19,8 +19,6 @@ from sqlalchemy import select
 from tests import factories
 from tests.conftest import engine_url, make_settings
 from vms.bootstrap import build_container
-from vms.config import service as config
-from vms.config.nodes import NodeRef
 from vms.kernel.clock import utcnow
 from vms.kernel.tenancy import TenantScope
 from vms.media import retention, upload
@@ -124,22 +122,20 @@ async def test_a_cloud_outage_loses_nothing_and_the_backlog_goes_up_in_order(tmp
         customer = await factories.customer(container)
         direct = await factories.camera(container, tenant_id=customer.id, main_url=f"{rtsp}/{SUB}")
         nvr = await factories.camera(container, tenant_id=customer.id, main_url=f"{rtsp}/{SUB}", external_id="nvr/2")
-        async with container.unit_of_work(TenantScope.of(customer.id), ACTOR) as uow:
-            await config.change_overrides(
-                uow=uow,
-                config_cache=container.config,
-                node=NodeRef.camera(customer.id, nvr.id),
-                values={upload.CLOUD_UPLOAD: False, "recording.edge_buffer_hours": 1},
-                reason="NVR-fed: its recording stays on premises",
-            )
-            await config.change_overrides(
-                uow=uow,
-                config_cache=container.config,
-                node=NodeRef.camera(customer.id, direct.id),
-                values={"recording.edge_buffer_hours": 1},
-                reason="a short edge buffer",
-            )
-            await uow.commit()
+        await factories.camera_overrides(
+            container,
+            tenant_id=customer.id,
+            camera_id=nvr.id,
+            values={upload.CLOUD_UPLOAD: False, "recording.edge_buffer_hours": 1},
+            reason="NVR-fed: its recording stays on premises",
+        )
+        await factories.camera_overrides(
+            container,
+            tenant_id=customer.id,
+            camera_id=direct.id,
+            values={"recording.edge_buffer_hours": 1},
+            reason="a short edge buffer",
+        )
 
         role = IngestRole(container, refresh_s=60)
         task = asyncio.create_task(role.run())

@@ -18,8 +18,6 @@ from tests.media import make_clip
 from tests.simulators.onvif_device import OnvifDeviceSimulator, SimRecording
 from vms.adapters.blobs.filesystem import FilesystemBlobStore
 from vms.cameras.devices import onvif  # noqa: F401 - importing registers the adapter
-from vms.config import service as config
-from vms.config.nodes import NodeRef
 from vms.kernel.clock import as_utc, utcnow
 from vms.kernel.errors import DeviceUnsupported
 from vms.kernel.tenancy import TenantScope
@@ -171,15 +169,13 @@ async def test_sd_card_segments_are_queued_for_the_cloud_except_an_nvr_cameras(c
             )
             for _ in range(2)
         ]
-        async with container.unit_of_work(TenantScope.of(customer.id), ACTOR) as uow:
-            await config.change_overrides(
-                uow=uow,
-                config_cache=container.config,
-                node=NodeRef.camera(customer.id, nvr.id),
-                values={upload.CLOUD_UPLOAD: False},
-                reason="NVR-fed camera",
-            )
-            await uow.commit()
+        await factories.camera_overrides(
+            container,
+            tenant_id=customer.id,
+            camera_id=nvr.id,
+            values={upload.CLOUD_UPLOAD: False},
+            reason="NVR-fed camera",
+        )
         done = {}
         for cam in (direct, nvr):
             run = await start_run(container, customer.id, cam.id, start, end)
@@ -219,15 +215,9 @@ async def test_nvr_cameras_stay_local_others_are_copied_to_the_cloud(container, 
     local, cloud = FilesystemBlobStore(tmp_path / "local"), FilesystemBlobStore(tmp_path / "cloud")
     direct = await factories.camera(container, tenant_id=customer.id)
     nvr = await factories.camera(container, tenant_id=customer.id, external_id="nvr-1/ch1")
-    async with container.unit_of_work(TenantScope.of(customer.id), ACTOR) as uow:
-        await config.change_overrides(
-            uow=uow,
-            config_cache=container.config,
-            node=NodeRef.camera(customer.id, nvr.id),
-            values={upload.CLOUD_UPLOAD: False},
-            reason="NVR-fed camera",
-        )
-        await uow.commit()
+    await factories.camera_overrides(
+        container, tenant_id=customer.id, camera_id=nvr.id, values={upload.CLOUD_UPLOAD: False}, reason="NVR-fed camera"
+    )
     stored = {}
     for cam in (direct, nvr):
         async with container.unit_of_work(TenantScope.of(customer.id), ACTOR) as uow:
