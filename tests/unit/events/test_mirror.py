@@ -9,6 +9,7 @@ from tests import factories
 from tests.unit.events.test_events import publish_walk, run_role
 from vms.auth.permissions import Role
 from vms.events.mirror import COLLECTION
+from vms.kernel.clock import utcnow
 from vms.kernel.topics import PARTITIONS
 
 
@@ -17,9 +18,9 @@ async def test_events_are_mirrored_when_created_and_after_each_change(client, co
     customer = await factories.customer(container)
     supervisor = await factories.account(client, container, tenant_id=customer.id, role=Role.SUPERVISOR)
     camera = uuid.uuid4()
-    await publish_walk(container, tenant=customer.id, camera=camera, seconds=6, track="t7")
-    # The role runs the relay loop; its commits wake it.
-    await run_role(container, lambda r: r.changes["closed"] >= 1)
+    await publish_walk(container, tenant=customer.id, camera=camera, seconds=6, track="t7", start=utcnow())
+    # The role runs the relay loop; its commits wake it. The walk closes 2 s after its last frame.
+    await run_role(container, lambda r: r.changes["closed"] >= 1, wait_s=30)
     await container.outbox.drain()  # whatever the cancelled loop had not delivered yet
 
     [stored] = await container.documents.find(COLLECTION, tenant_id=customer.id)
